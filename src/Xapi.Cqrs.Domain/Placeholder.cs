@@ -1,0 +1,2 @@
+namespace Xapi.Cqrs.Domain;
+public static class Placeholder { }
