@@ -1,0 +1,79 @@
+using System.Collections.Immutable;
+using Xapi.Cqrs.Domain.Operations;
+
+namespace Xapi.Cqrs.Domain.Hosts;
+
+/// <summary>The state of one host stream, including every memory commitment made against it.</summary>
+public sealed record Host
+{
+    public Guid Id { get; init; }
+    public string NameLabel { get; init; } = "";
+    public string Address { get; init; } = "";
+    public long MemoryTotal { get; init; }
+    public long MemoryOverhead { get; init; }
+    public int CpuCount { get; init; }
+    public bool HvmCapable { get; init; }
+    public ImmutableArray<Guid> Networks { get; init; } = [];
+    public ImmutableArray<Guid> Srs { get; init; } = [];
+    public string Hypervisor { get; init; } = "simulated";
+    public bool IsCoordinator { get; init; }
+    public bool Enabled { get; init; } = true;
+    public bool Live { get; init; } = true;
+
+    /// <summary>current_operations: task id → host operation (vm_start, evacuate, …).</summary>
+    public ImmutableDictionary<Guid, string> CurrentOperations { get; init; } = ImmutableDictionary<Guid, string>.Empty;
+
+    /// <summary>VMs with scheduled_to_be_resident_on = this host, and what each is charged.</summary>
+    public ImmutableDictionary<Guid, MemoryCharge> Scheduled { get; init; } = ImmutableDictionary<Guid, MemoryCharge>.Empty;
+
+    /// <summary>VMs with resident_on = this host, and what each is charged.</summary>
+    public ImmutableDictionary<Guid, MemoryCharge> Resident { get; init; } = ImmutableDictionary<Guid, MemoryCharge>.Empty;
+
+    public static Host Create(HostRegistered e) => new()
+    {
+        Id = e.HostId,
+        NameLabel = e.NameLabel,
+        Address = e.Address,
+        MemoryTotal = e.MemoryTotal,
+        MemoryOverhead = e.MemoryOverhead,
+        CpuCount = e.CpuCount,
+        HvmCapable = e.HvmCapable,
+        Networks = e.Networks,
+        Srs = e.Srs,
+        Hypervisor = e.Hypervisor,
+        IsCoordinator = e.IsCoordinator,
+    };
+
+    public Host Apply(HostEnabled e) => this with { Enabled = true };
+
+    public Host Apply(HostDisabled e) => this with { Enabled = false };
+
+    public Host Apply(HostLiveSet e) => this with { Live = e.Live };
+
+    public Host Apply(OperationAdded e) => this with { CurrentOperations = CurrentOperations.SetItem(e.TaskId, e.Operation) };
+
+    public Host Apply(OperationRemoved e) => this with { CurrentOperations = CurrentOperations.Remove(e.TaskId) };
+
+    public Host Apply(VmScheduledOnHost e) => this with { Scheduled = Scheduled.SetItem(e.VmId, e.Charge) };
+
+    public Host Apply(VmUnscheduledFromHost e) => this with { Scheduled = Scheduled.Remove(e.VmId) };
+
+    public Host Apply(VmResidentOnHost e) =>
+        this with { Scheduled = Scheduled.Remove(e.VmId), Resident = Resident.SetItem(e.VmId, e.Charge) };
+
+    public Host Apply(VmLeftHost e) => this with { Resident = Resident.Remove(e.VmId) };
+
+    /// <summary>host_maximum_guest_memory (§5.4): memory_total − host memory_overhead.</summary>
+    public long MaximumGuestMemory => MemoryTotal - MemoryOverhead;
+
+    /// <summary>
+    /// xapi's computed free memory (§5.4): maximum guest memory minus dynamic_min + overhead of every VM
+    /// resident on or scheduled to this host; the VM being checked is left out of the scheduled set.
+    /// </summary>
+    public long FreeMemory(Guid? excludingScheduledVm = null)
+    {
+        var used = Resident.Values.Sum(c => c.Used)
+            + Scheduled.Where(kv => kv.Key != excludingScheduledVm).Sum(kv => kv.Value.Used);
+        return Math.Max(0, MaximumGuestMemory - used);
+    }
+}

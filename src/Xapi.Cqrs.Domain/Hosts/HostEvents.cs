@@ -1,0 +1,44 @@
+using System.Collections.Immutable;
+
+namespace Xapi.Cqrs.Domain.Hosts;
+
+public sealed record HostRegistered(
+    Guid HostId,
+    string NameLabel,
+    string Address,
+    long MemoryTotal,
+    long MemoryOverhead,
+    int CpuCount,
+    bool HvmCapable,
+    ImmutableArray<Guid> Networks,
+    ImmutableArray<Guid> Srs,
+    string Hypervisor,
+    bool IsCoordinator);
+
+public sealed record HostEnabled;
+
+public sealed record HostDisabled;
+
+public sealed record HostLiveSet(bool Live);
+
+/// <summary>What one VM charges against a host's memory (§5.4 counts dynamic_min + overhead).</summary>
+public sealed record MemoryCharge(long DynamicMin, long DynamicMax, long StaticMax, long Overhead)
+{
+    public long Used => DynamicMin + Overhead;
+}
+
+/// <summary>
+/// The host side of scheduled_to_be_resident_on: appended with the expected version that placement
+/// read, in the same transaction as the VM's ScheduledToBeResidentOnSet. A concurrent placement on the
+/// same host conflicts on this stream and is re-planned, so memory is never promised twice.
+/// </summary>
+public sealed record VmScheduledOnHost(Guid VmId, Guid TaskId, MemoryCharge Charge);
+
+/// <summary>The reservation was released without the VM becoming resident (failure, cancellation).</summary>
+public sealed record VmUnscheduledFromHost(Guid VmId, Guid TaskId);
+
+/// <summary>The VM became resident: its reservation turns into residency (same transaction as ResidentOnSet).</summary>
+public sealed record VmResidentOnHost(Guid VmId, Guid TaskId, MemoryCharge Charge);
+
+/// <summary>The VM no longer runs here (halted, migrated away).</summary>
+public sealed record VmLeftHost(Guid VmId);

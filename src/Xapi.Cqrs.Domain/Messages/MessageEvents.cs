@@ -1,0 +1,13 @@
+namespace Xapi.Cqrs.Domain.Messages;
+
+/// <summary>§9: an xapi message (e.g. VM_STARTED, priority 5, class VM), one stream per message.</summary>
+public sealed record MessageCreated(Guid MessageId, string Name, long Priority, string Class, Guid ObjUuid, string Body, DateTimeOffset Timestamp);
+
+public static class MessageNames
+{
+    public const string VmStarted = "VM_STARTED";
+
+    /// <summary>§9 body text: "VM '&lt;name&gt;' (uuid: …) started on host: &lt;host&gt; (uuid: …)".</summary>
+    public static string VmStartedBody(string vmName, Guid vm, string hostName, Guid host) =>
+        $"VM '{vmName}' (uuid: {vm}) started on host: {hostName} (uuid: {host})";
+}

@@ -1,2 +1,0 @@
-namespace Xapi.Cqrs.Domain;
-public static class Placeholder { }

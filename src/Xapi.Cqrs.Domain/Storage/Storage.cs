@@ -1,0 +1,44 @@
+using System.Collections.Immutable;
+
+namespace Xapi.Cqrs.Domain.Storage;
+
+public sealed record Sr
+{
+    public Guid Id { get; init; }
+    public string NameLabel { get; init; } = "";
+    public bool Shared { get; init; }
+
+    public static Sr Create(SrCreated e) => new() { Id = e.SrId, NameLabel = e.NameLabel, Shared = e.Shared };
+}
+
+/// <summary>Who holds a VDI: the VBD, its VM, and whether it is held read-write.</summary>
+public sealed record VdiHolder(Guid VmId, bool ReadWrite);
+
+public sealed record Vdi
+{
+    public Guid Id { get; init; }
+    public Guid SrId { get; init; }
+    public string NameLabel { get; init; } = "";
+    public long VirtualSize { get; init; }
+    public bool ReadOnly { get; init; }
+    public bool Sharable { get; init; }
+    public bool Managed { get; init; } = true;
+
+    /// <summary>VBD id → holder: VBDs attached, reserved or busy with this VDI (the §2.1 row 13 set).</summary>
+    public ImmutableDictionary<Guid, VdiHolder> Holders { get; init; } = ImmutableDictionary<Guid, VdiHolder>.Empty;
+
+    public static Vdi Create(VdiCreated e) => new()
+    {
+        Id = e.VdiId,
+        SrId = e.SrId,
+        NameLabel = e.NameLabel,
+        VirtualSize = e.VirtualSize,
+        ReadOnly = e.ReadOnly,
+        Sharable = e.Sharable,
+        Managed = e.Managed,
+    };
+
+    public Vdi Apply(VdiHeld e) => this with { Holders = Holders.SetItem(e.VbdId, new VdiHolder(e.VmId, e.ReadWrite)) };
+
+    public Vdi Apply(VdiReleased e) => this with { Holders = Holders.Remove(e.VbdId) };
+}

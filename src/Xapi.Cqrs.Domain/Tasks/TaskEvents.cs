@@ -1,0 +1,12 @@
+using System.Collections.Immutable;
+
+namespace Xapi.Cqrs.Domain.Tasks;
+
+/// <summary>A task tracks one asynchronous operation, e.g. "VM.start" on a VM.</summary>
+public sealed record TaskCreated(Guid TaskId, string Name, string ObjectClass, Guid ObjectId, string Subject, DateTimeOffset CreatedAt);
+
+public sealed record TaskProgressed(double Progress, string Step);
+
+public sealed record TaskSucceeded(string? Result, DateTimeOffset FinishedAt);
+
+public sealed record TaskFailed(ImmutableArray<string> ErrorInfo, DateTimeOffset FinishedAt);

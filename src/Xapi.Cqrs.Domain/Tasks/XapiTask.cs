@@ -1,0 +1,48 @@
+using System.Collections.Immutable;
+
+namespace Xapi.Cqrs.Domain.Tasks;
+
+public enum TaskStatus
+{
+    Pending,
+    Success,
+    Failure,
+    Cancelled,
+}
+
+public sealed record XapiTask
+{
+    public Guid Id { get; init; }
+    public string Name { get; init; } = "";
+    public string ObjectClass { get; init; } = "";
+    public Guid ObjectId { get; init; }
+    public string Subject { get; init; } = "";
+    public TaskStatus Status { get; init; }
+    public double Progress { get; init; }
+    public string Step { get; init; } = "";
+    public DateTimeOffset Created { get; init; }
+    public DateTimeOffset? Finished { get; init; }
+    public string? Result { get; init; }
+    public ImmutableArray<string> ErrorInfo { get; init; } = [];
+
+    public static XapiTask Create(TaskCreated e) => new()
+    {
+        Id = e.TaskId,
+        Name = e.Name,
+        ObjectClass = e.ObjectClass,
+        ObjectId = e.ObjectId,
+        Subject = e.Subject,
+        Created = e.CreatedAt,
+    };
+
+    public XapiTask Apply(TaskProgressed e) =>
+        this with { Progress = Math.Max(Progress, e.Progress), Step = e.Step };
+
+    public XapiTask Apply(TaskSucceeded e) =>
+        this with { Status = TaskStatus.Success, Progress = 1.0, Result = e.Result, Finished = e.FinishedAt };
+
+    public XapiTask Apply(TaskFailed e) =>
+        this with { Status = TaskStatus.Failure, ErrorInfo = e.ErrorInfo, Finished = e.FinishedAt };
+
+    public bool IsFinished => Status != TaskStatus.Pending;
+}

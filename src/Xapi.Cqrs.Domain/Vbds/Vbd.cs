@@ -1,0 +1,80 @@
+using System.Collections.Immutable;
+using Xapi.Cqrs.Domain.Operations;
+
+namespace Xapi.Cqrs.Domain.Vbds;
+
+public enum VbdMode
+{
+    RO,
+    RW,
+}
+
+public enum VbdType
+{
+    Disk,
+    CD,
+    Floppy,
+}
+
+/// <summary>xapi's vbd_operations (§2.1).</summary>
+public enum VbdOperation
+{
+    Attach,
+    Eject,
+    Insert,
+    Plug,
+    Unplug,
+    UnplugForce,
+    Pause,
+    Unpause,
+}
+
+public static class VbdOperations
+{
+    public static string ToWire(this VbdOperation op) => op switch
+    {
+        VbdOperation.UnplugForce => "unplug_force",
+        _ => op.ToString().ToLowerInvariant(),
+    };
+
+    public static VbdOperation Parse(string wire) =>
+        Enum.GetValues<VbdOperation>().Single(o => o.ToWire() == wire);
+}
+
+public sealed record Vbd
+{
+    public Guid Id { get; init; }
+    public Guid VmId { get; init; }
+    public Guid? VdiId { get; init; }
+    public string Userdevice { get; init; } = "";
+    public string Device { get; init; } = "";
+    public VbdMode Mode { get; init; }
+    public VbdType Type { get; init; }
+    public bool Bootable { get; init; }
+    public bool Empty { get; init; }
+    public bool Unpluggable { get; init; } = true;
+    public bool CurrentlyAttached { get; init; }
+    public bool Reserved { get; init; }
+    public ImmutableDictionary<Guid, VbdOperation> CurrentOperations { get; init; } = ImmutableDictionary<Guid, VbdOperation>.Empty;
+
+    public static Vbd Create(VbdCreated e) => new()
+    {
+        Id = e.VbdId,
+        VmId = e.VmId,
+        VdiId = e.VdiId,
+        Userdevice = e.Userdevice,
+        Mode = e.Mode,
+        Type = e.Type,
+        Bootable = e.Bootable,
+        Empty = e.Empty,
+        Unpluggable = e.Unpluggable,
+    };
+
+    public Vbd Apply(OperationAdded e) =>
+        this with { CurrentOperations = CurrentOperations.SetItem(e.TaskId, VbdOperations.Parse(e.Operation)) };
+
+    public Vbd Apply(OperationRemoved e) => this with { CurrentOperations = CurrentOperations.Remove(e.TaskId) };
+
+    public Vbd Apply(VbdCurrentlyAttachedSet e) =>
+        this with { CurrentlyAttached = e.CurrentlyAttached, Device = e.CurrentlyAttached ? e.Device : Device };
+}

@@ -1,0 +1,142 @@
+using System.Collections.Immutable;
+using Xapi.Cqrs.Domain.Operations;
+
+namespace Xapi.Cqrs.Domain.Vms;
+
+/// <summary>
+/// The state of one VM stream. Immutable: every Apply returns a new record. Rebuilt by the event
+/// store from the stream (write side) and kept as the VM read model's source (read side).
+/// </summary>
+public sealed record Vm
+{
+    public Guid Id { get; init; }
+    public string NameLabel { get; init; } = "";
+    public VmPowerState PowerState { get; init; } = VmPowerState.Halted;
+    public long VcpusMax { get; init; }
+    public long VcpusAtStartup { get; init; }
+    public long MemoryStaticMin { get; init; }
+    public long MemoryDynamicMin { get; init; }
+    public long MemoryDynamicMax { get; init; }
+    public long MemoryStaticMax { get; init; }
+    public long MemoryOverhead { get; init; }
+    public DomainType DomainType { get; init; }
+    public string HvmBootPolicy { get; init; } = "";
+    public double HvmShadowMultiplier { get; init; } = 1.0;
+    public string ActionsAfterCrash { get; init; } = "restart";
+    public Guid? Affinity { get; init; }
+    public bool IsATemplate { get; init; }
+    public bool IsDefaultTemplate { get; init; }
+    public bool IsASnapshot { get; init; }
+    public bool IsControlDomain { get; init; }
+    public ImmutableDictionary<string, string> BlockedOperations { get; init; } = ImmutableDictionary<string, string>.Empty;
+    public string HaRestartPriority { get; init; } = "";
+    public ImmutableDictionary<string, string> OtherConfig { get; init; } = ImmutableDictionary<string, string>.Empty;
+    public ImmutableDictionary<string, string> Platform { get; init; } = ImmutableDictionary<string, string>.Empty;
+    public ImmutableDictionary<string, string> VcpusParams { get; init; } = ImmutableDictionary<string, string>.Empty;
+    public ImmutableDictionary<string, string> BiosStrings { get; init; } = ImmutableDictionary<string, string>.Empty;
+    public string PvBootloader { get; init; } = "";
+    public string PvKernel { get; init; } = "";
+
+    /// <summary>current_operations: task id → operation.</summary>
+    public ImmutableDictionary<Guid, VmOperation> CurrentOperations { get; init; } = ImmutableDictionary<Guid, VmOperation>.Empty;
+
+    public Guid? ResidentOn { get; init; }
+    public Guid? ScheduledToBeResidentOn { get; init; }
+    public long Domid { get; init; } = -1;
+
+    /// <summary>VBD id → userdevice, in creation order of ids.</summary>
+    public ImmutableDictionary<Guid, string> Vbds { get; init; } = ImmutableDictionary<Guid, string>.Empty;
+
+    /// <summary>VIF id → device number (decimal string).</summary>
+    public ImmutableDictionary<Guid, string> Vifs { get; init; } = ImmutableDictionary<Guid, string>.Empty;
+
+    public DateTimeOffset InstallTime { get; init; }
+    public DateTimeOffset? StartTime { get; init; }
+    public long VcpusNumber { get; init; }
+
+    public static Vm Create(VmCreated e) => new()
+    {
+        Id = e.VmId,
+        NameLabel = e.NameLabel,
+        VcpusMax = e.VcpusMax,
+        VcpusAtStartup = e.VcpusAtStartup,
+        MemoryStaticMin = e.MemoryStaticMin,
+        MemoryDynamicMin = e.MemoryDynamicMin,
+        MemoryDynamicMax = e.MemoryDynamicMax,
+        MemoryStaticMax = e.MemoryStaticMax,
+        MemoryOverhead = e.MemoryOverhead,
+        DomainType = e.DomainType,
+        HvmBootPolicy = e.HvmBootPolicy,
+        HvmShadowMultiplier = e.HvmShadowMultiplier,
+        ActionsAfterCrash = e.ActionsAfterCrash,
+        Affinity = e.Affinity,
+        IsATemplate = e.IsATemplate,
+        IsDefaultTemplate = e.IsDefaultTemplate,
+        IsASnapshot = e.IsASnapshot,
+        IsControlDomain = e.IsControlDomain,
+        BlockedOperations = e.BlockedOperations,
+        HaRestartPriority = e.HaRestartPriority,
+        OtherConfig = e.OtherConfig,
+        Platform = e.Platform,
+        VcpusParams = e.VcpusParams,
+        PvBootloader = e.PvBootloader,
+        PvKernel = e.PvKernel,
+        InstallTime = e.CreatedAt,
+    };
+
+    public Vm Apply(VbdAdded e) => this with { Vbds = Vbds.SetItem(e.VbdId, e.Userdevice) };
+
+    public Vm Apply(VifAdded e) => this with { Vifs = Vifs.SetItem(e.VifId, e.Device) };
+
+    public Vm Apply(OperationAdded e) =>
+        this with { CurrentOperations = CurrentOperations.SetItem(e.TaskId, VmOperations.Parse(e.Operation)) };
+
+    public Vm Apply(OperationRemoved e) => this with { CurrentOperations = CurrentOperations.Remove(e.TaskId) };
+
+    public Vm Apply(StartRefused e) => this;
+
+    public Vm Apply(DomainTypeSet e) => this with { DomainType = e.DomainType };
+
+    public Vm Apply(MemoryOverheadUpdated e) => this with { MemoryOverhead = e.MemoryOverhead };
+
+    public Vm Apply(BiosStringsSet e) => this with { BiosStrings = e.BiosStrings };
+
+    public Vm Apply(HostChosen e) => this;
+
+    public Vm Apply(ScheduledToBeResidentOnSet e) => this with { ScheduledToBeResidentOn = e.HostId };
+
+    public Vm Apply(ScheduledToBeResidentOnCleared e) =>
+        ScheduledToBeResidentOn == e.HostId ? this with { ScheduledToBeResidentOn = null } : this;
+
+    public Vm Apply(DomainCreated e) => this;
+
+    public Vm Apply(DomainBuilt e) => this;
+
+    public Vm Apply(VbdPlugged e) => this;
+
+    public Vm Apply(VifPlugged e) => this;
+
+    public Vm Apply(DeviceModelCreated e) => this;
+
+    public Vm Apply(DomainUnpaused e) => this;
+
+    /// <summary>resident_on set, scheduled cleared, power state and domid from the hypervisor — one step.</summary>
+    public Vm Apply(ResidentOnSet e) => this with
+    {
+        ResidentOn = e.HostId,
+        ScheduledToBeResidentOn = null,
+        Domid = e.Domid,
+        PowerState = e.PowerState,
+        VcpusNumber = e.VcpusNumber,
+        StartTime = e.StartTime,
+    };
+
+    /// <summary>§1.7: entering Halted clears resident_on, scheduled_to_be_resident_on and domid.</summary>
+    public Vm Apply(PowerStateChanged e) => e.PowerState is VmPowerState.Halted
+        ? this with { PowerState = e.PowerState, ResidentOn = null, ScheduledToBeResidentOn = null, Domid = -1 }
+        : this with { PowerState = e.PowerState };
+
+    public Vm Apply(StartFailed e) => this;
+
+    public Vm Apply(RrdPushed e) => this;
+}

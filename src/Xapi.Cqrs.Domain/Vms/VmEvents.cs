@@ -1,0 +1,110 @@
+using System.Collections.Immutable;
+
+namespace Xapi.Cqrs.Domain.Vms;
+
+// Every event of a VM stream, in lifecycle order. Type aliases are registered explicitly in the
+// store setup and never renamed. Operations (OperationAdded/Removed) live in Operations/.
+
+public sealed record VmCreated(
+    Guid VmId,
+    string NameLabel,
+    long VcpusMax,
+    long VcpusAtStartup,
+    long MemoryStaticMin,
+    long MemoryDynamicMin,
+    long MemoryDynamicMax,
+    long MemoryStaticMax,
+    DomainType DomainType,
+    string HvmBootPolicy,
+    double HvmShadowMultiplier,
+    string ActionsAfterCrash,
+    Guid? Affinity,
+    bool IsATemplate,
+    bool IsDefaultTemplate,
+    bool IsASnapshot,
+    bool IsControlDomain,
+    ImmutableDictionary<string, string> BlockedOperations,
+    string HaRestartPriority,
+    ImmutableDictionary<string, string> OtherConfig,
+    ImmutableDictionary<string, string> Platform,
+    ImmutableDictionary<string, string> VcpusParams,
+    string PvBootloader,
+    string PvKernel,
+    long MemoryOverhead,
+    DateTimeOffset CreatedAt);
+
+/// <summary>A VBD was created for this VM (the VM stream owns device-name uniqueness).</summary>
+public sealed record VbdAdded(Guid VbdId, string Userdevice, Guid? VdiId, string Type, string Mode);
+
+/// <summary>A VIF was created for this VM (device numbers are unique per VM).</summary>
+public sealed record VifAdded(Guid VifId, string Device, Guid NetworkId);
+
+/// <summary>A start could not begin; recorded so the refusal appears in the VM's history.</summary>
+public sealed record StartRefused(Guid TaskId, string Operation, string Code, ImmutableArray<string> Params);
+
+/// <summary>§3.1 step 5: domain_type derived from HVM_boot_policy when unspecified.</summary>
+public sealed record DomainTypeSet(DomainType DomainType);
+
+/// <summary>§3.1 step 6: memory_overhead recomputed (bytes) before placement.</summary>
+public sealed record MemoryOverheadUpdated(long MemoryOverhead);
+
+/// <summary>§3.1 step 7: generic BIOS strings stored when the VM had none.</summary>
+public sealed record BiosStringsSet(ImmutableDictionary<string, string> BiosStrings);
+
+/// <summary>One host's standing in placement: its category values and, if it was validated, the failed check.</summary>
+public sealed record HostCandidate(
+    Guid HostId,
+    string NameLabel,
+    long Available,
+    long? Definite,
+    long? Probable,
+    long? Possible,
+    long? Affinity,
+    string? FailedCheck,
+    ImmutableArray<string> FailedParams);
+
+/// <summary>One draw of ⌊n·r²⌋ within a category: which host it picked and whether it validated.</summary>
+public sealed record PlacementDraw(string Category, bool MemoryCheck, int Candidates, double R, int Index, Guid HostId, bool Accepted);
+
+/// <summary>
+/// The host choice with every input of the decision (§4): candidates and their category values,
+/// each random draw and the seed of the random source, so the choice can be replayed and explained.
+/// </summary>
+public sealed record HostChosen(
+    Guid TaskId,
+    Guid HostId,
+    string Operation,
+    int Seed,
+    string Category,
+    ImmutableArray<HostCandidate> Candidates,
+    ImmutableArray<PlacementDraw> Draws,
+    long MemoryRequired);
+
+public sealed record ScheduledToBeResidentOnSet(Guid TaskId, Guid HostId);
+
+public sealed record ScheduledToBeResidentOnCleared(Guid TaskId, Guid HostId);
+
+// Host-side steps, reported by the host agent (§6.3).
+
+public sealed record DomainCreated(Guid TaskId, Guid HostId, long Domid, long MemoryReserved);
+
+public sealed record DomainBuilt(Guid TaskId, long Domid, string Kernel, long ShadowMib, string VcpuAffinity, int VcpuWeight, int VcpuCap);
+
+public sealed record VbdPlugged(Guid TaskId, Guid VbdId, string Device, string Mode);
+
+public sealed record VifPlugged(Guid TaskId, Guid VifId, string Device, string Bridge, string Mac);
+
+public sealed record DeviceModelCreated(Guid TaskId, long Domid, string Kind, int? VncPort, int EmulatedNics);
+
+public sealed record DomainUnpaused(Guid TaskId, long Domid);
+
+/// <summary>§3.1/§6.2: resident_on set and scheduled_to_be_resident_on cleared in one step, with the power state.</summary>
+public sealed record ResidentOnSet(Guid TaskId, Guid HostId, long Domid, VmPowerState PowerState, long VcpusNumber, DateTimeOffset StartTime);
+
+public sealed record PowerStateChanged(VmPowerState PowerState, string Reason);
+
+/// <summary>The host side failed; what it built was destroyed. The master side clears marks and reservation.</summary>
+public sealed record StartFailed(Guid TaskId, Guid HostId, string Code, ImmutableArray<string> Params);
+
+/// <summary>§9: the VM's archived RRD pushed to the host it now runs on.</summary>
+public sealed record RrdPushed(Guid TaskId, Guid HostId, long Domid);

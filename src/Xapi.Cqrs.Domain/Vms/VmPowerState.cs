@@ -1,0 +1,50 @@
+namespace Xapi.Cqrs.Domain.Vms;
+
+/// <summary>xapi's vm_power_state (§1.1). Serialised as "Halted", "Paused", "Running", "Suspended".</summary>
+public enum VmPowerState
+{
+    Halted,
+    Paused,
+    Running,
+    Suspended,
+}
+
+/// <summary>xapi's domain_type; "unspecified" is resolved at start (§3.1 step 5).</summary>
+public enum DomainType
+{
+    Unspecified,
+    Hvm,
+    Pv,
+    Pvh,
+    PvInPvh,
+}
+
+public static class DomainTypes
+{
+    public static string ToWire(this DomainType type) => type switch
+    {
+        DomainType.Hvm => "hvm",
+        DomainType.Pv => "pv",
+        DomainType.Pvh => "pvh",
+        DomainType.PvInPvh => "pv_in_pvh",
+        _ => "unspecified",
+    };
+
+    public static bool TryParse(string? wire, out DomainType type)
+    {
+        type = wire switch
+        {
+            "hvm" => DomainType.Hvm,
+            "pv" => DomainType.Pv,
+            "pvh" => DomainType.Pvh,
+            "pv_in_pvh" => DomainType.PvInPvh,
+            "unspecified" => DomainType.Unspecified,
+            _ => (DomainType)(-1),
+        };
+        return Enum.IsDefined(type);
+    }
+
+    /// <summary>hvm, pvh and pv_in_pvh need a host with HVM capability (§4.3 #17).</summary>
+    public static bool NeedsHvm(this DomainType type) =>
+        type is DomainType.Hvm or DomainType.Pvh or DomainType.PvInPvh;
+}
