@@ -7,6 +7,10 @@ namespace Xapi.Cqrs.Domain.Hosts;
 public sealed record Host
 {
     public Guid Id { get; init; }
+
+    /// <summary>Stream version this state reflects (maintained by the event store).</summary>
+    public long Version { get; set; }
+
     public string NameLabel { get; init; } = "";
     public string Address { get; init; } = "";
     public long MemoryTotal { get; init; }
@@ -29,7 +33,7 @@ public sealed record Host
     /// <summary>VMs with resident_on = this host, and what each is charged.</summary>
     public ImmutableDictionary<Guid, MemoryCharge> Resident { get; init; } = ImmutableDictionary<Guid, MemoryCharge>.Empty;
 
-    public static Host Create(HostRegistered e) => new()
+    public static Host From(HostRegistered e) => new()
     {
         Id = e.HostId,
         NameLabel = e.NameLabel,
@@ -44,24 +48,24 @@ public sealed record Host
         IsCoordinator = e.IsCoordinator,
     };
 
-    public Host Apply(HostEnabled e) => this with { Enabled = true };
+    public Host On(HostEnabled e) => this with { Enabled = true };
 
-    public Host Apply(HostDisabled e) => this with { Enabled = false };
+    public Host On(HostDisabled e) => this with { Enabled = false };
 
-    public Host Apply(HostLiveSet e) => this with { Live = e.Live };
+    public Host On(HostLiveSet e) => this with { Live = e.Live };
 
-    public Host Apply(OperationAdded e) => this with { CurrentOperations = CurrentOperations.SetItem(e.TaskId, e.Operation) };
+    public Host On(OperationAdded e) => this with { CurrentOperations = CurrentOperations.SetItem(e.TaskId, e.Operation) };
 
-    public Host Apply(OperationRemoved e) => this with { CurrentOperations = CurrentOperations.Remove(e.TaskId) };
+    public Host On(OperationRemoved e) => this with { CurrentOperations = CurrentOperations.Remove(e.TaskId) };
 
-    public Host Apply(VmScheduledOnHost e) => this with { Scheduled = Scheduled.SetItem(e.VmId, e.Charge) };
+    public Host On(VmScheduledOnHost e) => this with { Scheduled = Scheduled.SetItem(e.VmId, e.Charge) };
 
-    public Host Apply(VmUnscheduledFromHost e) => this with { Scheduled = Scheduled.Remove(e.VmId) };
+    public Host On(VmUnscheduledFromHost e) => this with { Scheduled = Scheduled.Remove(e.VmId) };
 
-    public Host Apply(VmResidentOnHost e) =>
+    public Host On(VmResidentOnHost e) =>
         this with { Scheduled = Scheduled.Remove(e.VmId), Resident = Resident.SetItem(e.VmId, e.Charge) };
 
-    public Host Apply(VmLeftHost e) => this with { Resident = Resident.Remove(e.VmId) };
+    public Host On(VmLeftHost e) => this with { Resident = Resident.Remove(e.VmId) };
 
     /// <summary>host_maximum_guest_memory (§5.4): memory_total − host memory_overhead.</summary>
     public long MaximumGuestMemory => MemoryTotal - MemoryOverhead;
@@ -76,4 +80,22 @@ public sealed record Host
             + Scheduled.Where(kv => kv.Key != excludingScheduledVm).Sum(kv => kv.Value.Used);
         return Math.Max(0, MaximumGuestMemory - used);
     }
+
+    /// <summary>The next state after any event of this stream (unknown events leave it unchanged).</summary>
+    public Host Evolve(object @event) => @event switch
+    {
+        HostEnabled x => On(x),
+        HostDisabled x => On(x),
+        HostLiveSet x => On(x),
+        OperationAdded x => On(x),
+        OperationRemoved x => On(x),
+        VmScheduledOnHost x => On(x),
+        VmUnscheduledFromHost x => On(x),
+        VmResidentOnHost x => On(x),
+        VmLeftHost x => On(x),
+        _ => this,
+    };
+
+    /// <summary>The first state of the stream, from its creation event (null for any other event).</summary>
+    public static Host? Start(object @event) => @event is HostRegistered e ? From(e) : null;
 }

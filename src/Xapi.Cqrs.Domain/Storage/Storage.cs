@@ -5,10 +5,18 @@ namespace Xapi.Cqrs.Domain.Storage;
 public sealed record Sr
 {
     public Guid Id { get; init; }
+
+    /// <summary>Stream version this state reflects (maintained by the event store).</summary>
+    public long Version { get; set; }
+
     public string NameLabel { get; init; } = "";
     public bool Shared { get; init; }
 
-    public static Sr Create(SrCreated e) => new() { Id = e.SrId, NameLabel = e.NameLabel, Shared = e.Shared };
+    public static Sr From(SrCreated e) => new() { Id = e.SrId, NameLabel = e.NameLabel, Shared = e.Shared };
+
+    public static Sr? Start(object @event) => @event is SrCreated e ? From(e) : null;
+
+    public Sr Evolve(object @event) => this;
 }
 
 /// <summary>Who holds a VDI: the VBD, its VM, and whether it is held read-write.</summary>
@@ -17,6 +25,10 @@ public sealed record VdiHolder(Guid VmId, bool ReadWrite);
 public sealed record Vdi
 {
     public Guid Id { get; init; }
+
+    /// <summary>Stream version this state reflects (maintained by the event store).</summary>
+    public long Version { get; set; }
+
     public Guid SrId { get; init; }
     public string NameLabel { get; init; } = "";
     public long VirtualSize { get; init; }
@@ -27,7 +39,7 @@ public sealed record Vdi
     /// <summary>VBD id → holder: VBDs attached, reserved or busy with this VDI (the §2.1 row 13 set).</summary>
     public ImmutableDictionary<Guid, VdiHolder> Holders { get; init; } = ImmutableDictionary<Guid, VdiHolder>.Empty;
 
-    public static Vdi Create(VdiCreated e) => new()
+    public static Vdi From(VdiCreated e) => new()
     {
         Id = e.VdiId,
         SrId = e.SrId,
@@ -38,7 +50,16 @@ public sealed record Vdi
         Managed = e.Managed,
     };
 
-    public Vdi Apply(VdiHeld e) => this with { Holders = Holders.SetItem(e.VbdId, new VdiHolder(e.VmId, e.ReadWrite)) };
+    public Vdi On(VdiHeld e) => this with { Holders = Holders.SetItem(e.VbdId, new VdiHolder(e.VmId, e.ReadWrite)) };
 
-    public Vdi Apply(VdiReleased e) => this with { Holders = Holders.Remove(e.VbdId) };
+    public Vdi On(VdiReleased e) => this with { Holders = Holders.Remove(e.VbdId) };
+
+    public static Vdi? Start(object @event) => @event is VdiCreated e ? From(e) : null;
+
+    public Vdi Evolve(object @event) => @event switch
+    {
+        VdiHeld x => On(x),
+        VdiReleased x => On(x),
+        _ => this,
+    };
 }

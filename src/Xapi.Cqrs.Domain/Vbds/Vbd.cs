@@ -44,6 +44,10 @@ public static class VbdOperations
 public sealed record Vbd
 {
     public Guid Id { get; init; }
+
+    /// <summary>Stream version this state reflects (maintained by the event store).</summary>
+    public long Version { get; set; }
+
     public Guid VmId { get; init; }
     public Guid? VdiId { get; init; }
     public string Userdevice { get; init; } = "";
@@ -57,7 +61,7 @@ public sealed record Vbd
     public bool Reserved { get; init; }
     public ImmutableDictionary<Guid, VbdOperation> CurrentOperations { get; init; } = ImmutableDictionary<Guid, VbdOperation>.Empty;
 
-    public static Vbd Create(VbdCreated e) => new()
+    public static Vbd From(VbdCreated e) => new()
     {
         Id = e.VbdId,
         VmId = e.VmId,
@@ -70,11 +74,23 @@ public sealed record Vbd
         Unpluggable = e.Unpluggable,
     };
 
-    public Vbd Apply(OperationAdded e) =>
+    public Vbd On(OperationAdded e) =>
         this with { CurrentOperations = CurrentOperations.SetItem(e.TaskId, VbdOperations.Parse(e.Operation)) };
 
-    public Vbd Apply(OperationRemoved e) => this with { CurrentOperations = CurrentOperations.Remove(e.TaskId) };
+    public Vbd On(OperationRemoved e) => this with { CurrentOperations = CurrentOperations.Remove(e.TaskId) };
 
-    public Vbd Apply(VbdCurrentlyAttachedSet e) =>
+    public Vbd On(VbdCurrentlyAttachedSet e) =>
         this with { CurrentlyAttached = e.CurrentlyAttached, Device = e.CurrentlyAttached ? e.Device : Device };
+
+    /// <summary>The next state after any event of this stream (unknown events leave it unchanged).</summary>
+    public Vbd Evolve(object @event) => @event switch
+    {
+        OperationAdded x => On(x),
+        OperationRemoved x => On(x),
+        VbdCurrentlyAttachedSet x => On(x),
+        _ => this,
+    };
+
+    /// <summary>The first state of the stream, from its creation event (null for any other event).</summary>
+    public static Vbd? Start(object @event) => @event is VbdCreated e ? From(e) : null;
 }

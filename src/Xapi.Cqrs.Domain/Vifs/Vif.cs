@@ -21,6 +21,10 @@ public static class VifOperations
 public sealed record Vif
 {
     public Guid Id { get; init; }
+
+    /// <summary>Stream version this state reflects (maintained by the event store).</summary>
+    public long Version { get; set; }
+
     public Guid VmId { get; init; }
     public Guid NetworkId { get; init; }
     public string Device { get; init; } = "";
@@ -31,7 +35,7 @@ public sealed record Vif
     public bool Reserved { get; init; }
     public ImmutableDictionary<Guid, VifOperation> CurrentOperations { get; init; } = ImmutableDictionary<Guid, VifOperation>.Empty;
 
-    public static Vif Create(VifCreated e) => new()
+    public static Vif From(VifCreated e) => new()
     {
         Id = e.VifId,
         VmId = e.VmId,
@@ -42,10 +46,22 @@ public sealed record Vif
         Mtu = e.Mtu,
     };
 
-    public Vif Apply(OperationAdded e) =>
+    public Vif On(OperationAdded e) =>
         this with { CurrentOperations = CurrentOperations.SetItem(e.TaskId, VifOperations.Parse(e.Operation)) };
 
-    public Vif Apply(OperationRemoved e) => this with { CurrentOperations = CurrentOperations.Remove(e.TaskId) };
+    public Vif On(OperationRemoved e) => this with { CurrentOperations = CurrentOperations.Remove(e.TaskId) };
 
-    public Vif Apply(VifCurrentlyAttachedSet e) => this with { CurrentlyAttached = e.CurrentlyAttached };
+    public Vif On(VifCurrentlyAttachedSet e) => this with { CurrentlyAttached = e.CurrentlyAttached };
+
+    /// <summary>The next state after any event of this stream (unknown events leave it unchanged).</summary>
+    public Vif Evolve(object @event) => @event switch
+    {
+        OperationAdded x => On(x),
+        OperationRemoved x => On(x),
+        VifCurrentlyAttachedSet x => On(x),
+        _ => this,
+    };
+
+    /// <summary>The first state of the stream, from its creation event (null for any other event).</summary>
+    public static Vif? Start(object @event) => @event is VifCreated e ? From(e) : null;
 }

@@ -10,6 +10,10 @@ namespace Xapi.Cqrs.Domain.Vms;
 public sealed record Vm
 {
     public Guid Id { get; init; }
+
+    /// <summary>Stream version this state reflects (maintained by the event store).</summary>
+    public long Version { get; set; }
+
     public string NameLabel { get; init; } = "";
     public VmPowerState PowerState { get; init; } = VmPowerState.Halted;
     public long VcpusMax { get; init; }
@@ -54,7 +58,7 @@ public sealed record Vm
     public DateTimeOffset? StartTime { get; init; }
     public long VcpusNumber { get; init; }
 
-    public static Vm Create(VmCreated e) => new()
+    public static Vm From(VmCreated e) => new()
     {
         Id = e.VmId,
         NameLabel = e.NameLabel,
@@ -84,44 +88,44 @@ public sealed record Vm
         InstallTime = e.CreatedAt,
     };
 
-    public Vm Apply(VbdAdded e) => this with { Vbds = Vbds.SetItem(e.VbdId, e.Userdevice) };
+    public Vm On(VbdAdded e) => this with { Vbds = Vbds.SetItem(e.VbdId, e.Userdevice) };
 
-    public Vm Apply(VifAdded e) => this with { Vifs = Vifs.SetItem(e.VifId, e.Device) };
+    public Vm On(VifAdded e) => this with { Vifs = Vifs.SetItem(e.VifId, e.Device) };
 
-    public Vm Apply(OperationAdded e) =>
+    public Vm On(OperationAdded e) =>
         this with { CurrentOperations = CurrentOperations.SetItem(e.TaskId, VmOperations.Parse(e.Operation)) };
 
-    public Vm Apply(OperationRemoved e) => this with { CurrentOperations = CurrentOperations.Remove(e.TaskId) };
+    public Vm On(OperationRemoved e) => this with { CurrentOperations = CurrentOperations.Remove(e.TaskId) };
 
-    public Vm Apply(StartRefused e) => this;
+    public Vm On(StartRefused e) => this;
 
-    public Vm Apply(DomainTypeSet e) => this with { DomainType = e.DomainType };
+    public Vm On(DomainTypeSet e) => this with { DomainType = e.DomainType };
 
-    public Vm Apply(MemoryOverheadUpdated e) => this with { MemoryOverhead = e.MemoryOverhead };
+    public Vm On(MemoryOverheadUpdated e) => this with { MemoryOverhead = e.MemoryOverhead };
 
-    public Vm Apply(BiosStringsSet e) => this with { BiosStrings = e.BiosStrings };
+    public Vm On(BiosStringsSet e) => this with { BiosStrings = e.BiosStrings };
 
-    public Vm Apply(HostChosen e) => this;
+    public Vm On(HostChosen e) => this;
 
-    public Vm Apply(ScheduledToBeResidentOnSet e) => this with { ScheduledToBeResidentOn = e.HostId };
+    public Vm On(ScheduledToBeResidentOnSet e) => this with { ScheduledToBeResidentOn = e.HostId };
 
-    public Vm Apply(ScheduledToBeResidentOnCleared e) =>
+    public Vm On(ScheduledToBeResidentOnCleared e) =>
         ScheduledToBeResidentOn == e.HostId ? this with { ScheduledToBeResidentOn = null } : this;
 
-    public Vm Apply(DomainCreated e) => this;
+    public Vm On(DomainCreated e) => this;
 
-    public Vm Apply(DomainBuilt e) => this;
+    public Vm On(DomainBuilt e) => this;
 
-    public Vm Apply(VbdPlugged e) => this;
+    public Vm On(VbdPlugged e) => this;
 
-    public Vm Apply(VifPlugged e) => this;
+    public Vm On(VifPlugged e) => this;
 
-    public Vm Apply(DeviceModelCreated e) => this;
+    public Vm On(DeviceModelCreated e) => this;
 
-    public Vm Apply(DomainUnpaused e) => this;
+    public Vm On(DomainUnpaused e) => this;
 
     /// <summary>resident_on set, scheduled cleared, power state and domid from the hypervisor — one step.</summary>
-    public Vm Apply(ResidentOnSet e) => this with
+    public Vm On(ResidentOnSet e) => this with
     {
         ResidentOn = e.HostId,
         ScheduledToBeResidentOn = null,
@@ -132,11 +136,41 @@ public sealed record Vm
     };
 
     /// <summary>§1.7: entering Halted clears resident_on, scheduled_to_be_resident_on and domid.</summary>
-    public Vm Apply(PowerStateChanged e) => e.PowerState is VmPowerState.Halted
+    public Vm On(PowerStateChanged e) => e.PowerState is VmPowerState.Halted
         ? this with { PowerState = e.PowerState, ResidentOn = null, ScheduledToBeResidentOn = null, Domid = -1 }
         : this with { PowerState = e.PowerState };
 
-    public Vm Apply(StartFailed e) => this;
+    public Vm On(StartFailed e) => this;
 
-    public Vm Apply(RrdPushed e) => this;
+    public Vm On(RrdPushed e) => this;
+
+    /// <summary>The next state after any event of this stream (unknown events leave it unchanged).</summary>
+    public Vm Evolve(object @event) => @event switch
+    {
+        VbdAdded x => On(x),
+        VifAdded x => On(x),
+        OperationAdded x => On(x),
+        OperationRemoved x => On(x),
+        StartRefused x => On(x),
+        DomainTypeSet x => On(x),
+        MemoryOverheadUpdated x => On(x),
+        BiosStringsSet x => On(x),
+        HostChosen x => On(x),
+        ScheduledToBeResidentOnSet x => On(x),
+        ScheduledToBeResidentOnCleared x => On(x),
+        DomainCreated x => On(x),
+        DomainBuilt x => On(x),
+        VbdPlugged x => On(x),
+        VifPlugged x => On(x),
+        DeviceModelCreated x => On(x),
+        DomainUnpaused x => On(x),
+        ResidentOnSet x => On(x),
+        PowerStateChanged x => On(x),
+        StartFailed x => On(x),
+        RrdPushed x => On(x),
+        _ => this,
+    };
+
+    /// <summary>The first state of the stream, from its creation event (null for any other event).</summary>
+    public static Vm? Start(object @event) => @event is VmCreated e ? From(e) : null;
 }
