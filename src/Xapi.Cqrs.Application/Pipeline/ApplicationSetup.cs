@@ -1,0 +1,32 @@
+using FluentValidation;
+using MediatR;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Xapi.Cqrs.Application.Pipeline;
+
+public static class ApplicationSetup
+{
+    /// <summary>
+    /// MediatR 5.1.0 (the version the registry here serves) wired into Microsoft's DI by hand: the
+    /// mediator, every handler of this assembly, and the validation behavior for every request.
+    /// </summary>
+    public static IServiceCollection AddXapiApplication(this IServiceCollection services)
+    {
+        services.AddTransient<ServiceFactory>(sp => sp.GetService!);
+        services.AddTransient<IMediator, Mediator>();
+        services.AddTransient(typeof(IPipelineBehavior<,>), typeof(ValidationBehavior<,>));
+
+        var handlerInterface = typeof(IRequestHandler<,>);
+        foreach (var type in typeof(ApplicationSetup).Assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false }))
+        {
+            foreach (var contract in type.GetInterfaces().Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == handlerInterface))
+            {
+                services.AddTransient(contract, type);
+            }
+        }
+
+        services.AddValidatorsFromAssembly(typeof(ApplicationSetup).Assembly, ServiceLifetime.Singleton, includeInternalTypes: true);
+        services.AddSingleton(TimeProvider.System);
+        return services;
+    }
+}
