@@ -1,0 +1,55 @@
+# Shared helpers for ops/pg, ops/run and ops/test. Source it; do not run it.
+# shellcheck shell=bash
+
+# Repository root (the folder holding Xapi.Cqrs.sln), whatever the caller's working directory.
+XAPI_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export XAPI_REPO
+
+# Quiet, deterministic dotnet in scripts and CI.
+export DOTNET_NOLOGO=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export MSBUILDDISABLENODEREUSE=1
+
+say() { printf '%s\n' "[$(basename "$0")] $*"; }
+warn() { printf '%s\n' "[$(basename "$0")] $*" >&2; }
+die() { printf '%s\n' "[$(basename "$0")] error: $*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+require_dotnet() {
+    command -v dotnet >/dev/null 2>&1 ||
+        die "'dotnet' is not on PATH. Install the .NET SDK 10.0.401 (see global.json), then retry."
+}
+
+# python3 is used for free-port lookup and .trx parsing; Debian CI images may lack it.
+require_python3() {
+    if command -v python3 >/dev/null 2>&1 && python3 -c 'import xml.etree.ElementTree' 2>/dev/null; then
+        return 0
+    fi
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+        say "python3 missing: installing it with apt-get"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 >/dev/null
+        return 0
+    fi
+    die "python3 (with xml.etree) is required; install it: apt-get install python3"
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+        return
+    fi
+    local p _
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 30000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return
+        fi
+    done
+    die "no free port found on 127.0.0.1"
+}
