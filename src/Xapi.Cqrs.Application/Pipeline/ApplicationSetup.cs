@@ -14,7 +14,9 @@ public static class ApplicationSetup
     {
         services.AddTransient<ServiceFactory>(sp => sp.GetService!);
         services.AddTransient<IMediator, Mediator>();
+        // Order matters: validate once, then (re)decide on concurrency conflicts.
         services.AddTransient(typeof(IPipelineBehavior<,>), typeof(ValidationBehavior<,>));
+        services.AddTransient(typeof(IPipelineBehavior<,>), typeof(ConcurrencyRetryBehavior<,>));
 
         var handlerInterface = typeof(IRequestHandler<,>);
         foreach (var type in typeof(ApplicationSetup).Assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false }))

@@ -16,15 +16,15 @@ public static class TestDatabase
                 $"{EnvironmentVariable} is not set: run the tests with ops/test, which starts a PostgreSQL cluster, " +
                 $"or set {EnvironmentVariable} to an Npgsql connection string.");
 
-    /// <summary>A fresh schema name, unique per call: "t_" + the class name (shortened) + a random suffix.</summary>
+    /// <summary>A fresh schema name, unique per call: "t_" + the owner's name (at most 24 letters) + a random suffix.</summary>
     public static string NewSchema(string owner)
     {
         var name = new string(owner.ToLowerInvariant().Where(char.IsAsciiLetterOrDigit).ToArray());
-        if (name.Length > 30)
+        if (name.Length > 24)
         {
-            name = name[..30];
+            name = name[..24];
         }
 
-        return $"t_{name}_{Guid.NewGuid():N}"[..48];
+        return $"t_{name}_{Guid.NewGuid():N}"; // at most 59 characters: under PostgreSQL's 63
     }
 }

@@ -1,0 +1,23 @@
+using MediatR;
+using Xapi.Cqrs.Api.Http;
+using Xapi.Cqrs.Application.Admin;
+using Xapi.Cqrs.Application.Messages;
+using Xapi.Cqrs.Application.Tasks;
+
+namespace Xapi.Cqrs.Api.Endpoints;
+
+public static class AdminEndpoints
+{
+    public static void MapAdmin(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api");
+        api.MapPost("/admin/tokens", async (CreateToken.Command body, IMediator m, CancellationToken ct) =>
+            Results.Created((string?)null, await m.Send(body, ct))).Requires("token.create", Role.PoolAdmin);
+        api.MapGet("/admin/operations", (IMediator m, CancellationToken ct) => m.Send(new ListOperations.Query(), ct))
+            .Requires("pool.get_operations", Role.ReadOnly);
+        api.MapGet("/tasks/{id:guid}", (Guid id, long? minVersion, IMediator m, CancellationToken ct) =>
+            m.Send(new GetTask.Query(id, minVersion), ct)).Requires("task.get_record", Role.ReadOnly);
+        api.MapGet("/messages", (Guid? obj, IMediator m, CancellationToken ct) => m.Send(new ListMessages.Query(obj), ct))
+            .Requires("message.get_all", Role.ReadOnly);
+    }
+}

@@ -1,0 +1,94 @@
+using System.Text.Json.Serialization;
+using Marten;
+using Xapi.Cqrs.Api.Endpoints;
+using Xapi.Cqrs.Api.Http;
+using Xapi.Cqrs.Api.Startup;
+using Xapi.Cqrs.Application.Admin;
+using HostDefaults = Xapi.Cqrs.Application.Hosts.HostDefaults;
+using Xapi.Cqrs.Application.Pipeline;
+using Xapi.Cqrs.Application.Store;
+using Host = Xapi.Cqrs.Domain.Hosts.Host;
+
+namespace Xapi.Cqrs.Api;
+
+/// <summary>Composition of the service: configuration, store, pipeline, HTTP conventions and endpoints.</summary>
+public static class XapiApp
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+        var options = builder.Configuration.GetSection("Xapi").Get<XapiOptions>() ?? new XapiOptions();
+        var connectionString = builder.Configuration.GetConnectionString("EventStore");
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            throw new InvalidOperationException(
+                "ConnectionStrings:EventStore is not set. Start the service with ops/run (which starts a private PostgreSQL), " +
+                "or pass --ConnectionStrings:EventStore=\"Host=…;Database=…;Username=…\".");
+        }
+
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(new HostDefaults(options.Hypervisor));
+        builder.Services.AddXapiStore(new StoreSettings(connectionString, options.Schema));
+        builder.Services.AddXapiApplication();
+        builder.Services.AddSingleton<TokenStore>();
+        builder.Services.AddSingleton<IdempotencyStore>();
+        builder.Services.AddHostedService<AdminToken>();
+        builder.Services.AddHostedService<DemoPool>();
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+        });
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 1 << 20);
+
+        var app = builder.Build();
+        app.Use(async (http, next) =>
+        {
+            Correlation.For(http);
+            try
+            {
+                await next(http);
+            }
+            catch (Exception e)
+            {
+                await Problems.HandleAsync(http, e, app.Logger);
+            }
+        });
+        app.UseRouting();
+        app.Use(Auth.Middleware);
+        app.Use(async (http, next) =>
+        {
+            var context = http.RequestServices.GetRequiredService<CommandContext>();
+            context.CorrelationId = (string)http.Items[Correlation.ItemKey]!;
+            if (http.Items.TryGetValue(Auth.CallerKey, out var caller))
+            {
+                context.Subject = ((Caller)caller!).Subject;
+            }
+
+            await next(http);
+        });
+        app.Use(Idempotency.Middleware);
+
+        app.MapGet("/health", async (IQuerySession session, CancellationToken ct) =>
+        {
+            try
+            {
+                await session.Query<Host>().AnyAsync(ct);
+                return Results.Ok(new { status = "ok" });
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                return Results.Json(new { status = "unavailable", detail = "the event store is not reachable" }, statusCode: 503);
+            }
+        });
+        app.MapInventory();
+        app.MapHosts();
+        app.MapVms();
+        app.MapAdmin();
+        app.MapFallback("/api/{**rest}", (HttpContext http) =>
+            Problems.WriteAsync(http, 404, Domain.ErrorCodes.HandleInvalid, ["path", http.Request.Path.ToString()], "No such API path."));
+        return app;
+    }
+}
