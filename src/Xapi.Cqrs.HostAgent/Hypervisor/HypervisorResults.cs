@@ -1,0 +1,93 @@
+using Xapi.Cqrs.Domain.Vms;
+
+namespace Xapi.Cqrs.HostAgent.Hypervisor;
+
+/// <summary>Domain run states as the inspection API spells them.</summary>
+public static class DomainStates
+{
+    public const string Paused = "paused";
+    public const string Running = "running";
+}
+
+/// <summary>
+/// What the hypervisor reports about one guest domain.
+/// <see cref="ActionRequest"/> is the xenstore <c>action-request</c> (<c>poweroff</c> until §6.3 step 8);
+/// <see cref="Vbds"/> and <see cref="Vifs"/> are the plugged (hotplug completed) devices in plug order.
+/// </summary>
+public sealed record DomainInfo(
+    int Domid,
+    Guid VmId,
+    string Name,
+    DomainType DomainType,
+    string State,
+    int Vcpus,
+    int VcpusMax,
+    long MemoryTarget,
+    long MemoryReserved,
+    string? ActionRequest,
+    bool Built,
+    bool DeviceModel,
+    DateTimeOffset CreatedAt,
+    IReadOnlyList<Guid> Vbds,
+    IReadOnlyList<Guid> Vifs,
+    int? VncPort);
+
+/// <summary>
+/// Result of <c>VM_build</c>: the kernel or firmware loaded (PV: the bootloader, e.g. <c>pygrub</c>, or the
+/// PV kernel; HVM/PVH: <c>hvmloader</c>), the shadow allocation in MiB, the vCPU hard affinity
+/// (<c>all</c> or the mask) and the credit-scheduler weight and cap.
+/// </summary>
+public sealed record BuildInfo(int Domid, string Kernel, long ShadowMib, string VcpuAffinity, int VcpuWeight, int VcpuCap);
+
+/// <summary>
+/// A plugged device: <see cref="Kind"/> is <c>vbd</c> or <c>vif</c>; <see cref="Device"/> is what xapi stores in
+/// VBD.device / VIF.device (<c>xvda</c>, <c>0</c>); <see cref="Devid"/> is the xenstore device id.
+/// </summary>
+public sealed record PlugInfo(Guid DeviceId, string Kind, int Devid, string Device, string FrontendPath, string BackendPath);
+
+/// <summary>
+/// The device model started for a domain. <see cref="Kind"/>: the qemu profile for HVM
+/// (<c>qemu-upstream-compat</c>, <c>qemu-upstream-uefi</c>), <c>vncterm</c> for a PV text console, <c>none</c>
+/// when nothing was needed. <see cref="EmulatedNics"/>: NICs qemu emulates (the first 8 VIFs, HVM only).
+/// </summary>
+public sealed record DeviceModelInfo(int Domid, string Kind, int? VncPort, int EmulatedNics);
+
+/// <summary>A xenstore node and its subtree (a detached copy): full path, value (empty for directories), children in listing order.</summary>
+public sealed record XenstoreNode(string Path, string Value, IReadOnlyList<XenstoreNode> Children)
+{
+    /// <summary>The last path component ("" for the root).</summary>
+    public string Name => Path == "/" ? "" : Path[(Path.LastIndexOf('/') + 1)..];
+
+    /// <summary>The descendant at a path relative to this node (<c>"memory/target"</c>), or null.</summary>
+    public XenstoreNode? Find(string relativePath)
+    {
+        ArgumentNullException.ThrowIfNull(relativePath);
+        var node = this;
+        foreach (var part in relativePath.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            node = node.Children.FirstOrDefault(c => c.Name == part);
+            if (node is null)
+            {
+                return null;
+            }
+        }
+
+        return node;
+    }
+
+    /// <summary>The value of a descendant, or null when it does not exist.</summary>
+    public string? ValueAt(string relativePath) => Find(relativePath)?.Value;
+
+    /// <summary>Every node of the subtree, this one first, depth first.</summary>
+    public IEnumerable<XenstoreNode> Descendants()
+    {
+        yield return this;
+        foreach (var child in Children)
+        {
+            foreach (var d in child.Descendants())
+            {
+                yield return d;
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+namespace Xapi.Cqrs.HostAgent.Hypervisor;
+
+/// <summary>
+/// The host agent's port to one host's hypervisor: the member-side micro-operations of xenopsd's
+/// <c>VM_start</c> (XAPI.md §6.3), one call per step, plus the inspection the API exposes
+/// (<c>GET /api/hosts/{id}/hypervisor/domains</c> and <c>…/xenstore?path=</c>).
+/// <para>
+/// Every failure is a <see cref="HypervisorException"/> carrying an xapi error code and its
+/// parameters (HOST_NOT_ENOUGH_FREE_MEMORY, BOOTLOADER_FAILED, FAILED_TO_START_EMULATOR,
+/// INTERNAL_ERROR …); a cancelled <see cref="CancellationToken"/> surfaces as
+/// <see cref="OperationCanceledException"/> (the caller maps it to TASK_CANCELLED).
+/// </para>
+/// <para>
+/// The calls are keyed by VM id, not by domid, as xenopsd's are: at most one domain exists per VM,
+/// and <see cref="FindDomain"/> tells a restarted agent whether it still does.
+/// </para>
+/// </summary>
+public interface IHypervisor
+{
+    /// <summary>The host this hypervisor runs.</summary>
+    Guid HostId { get; }
+
+    /// <summary>The backend name: <c>simulated</c> or <c>qemu</c>.</summary>
+    string Kind { get; }
+
+    /// <summary>The VM's domain, or null when it has none (used for idempotency and reconciliation).</summary>
+    DomainInfo? FindDomain(Guid vmId);
+
+    /// <summary>
+    /// §6.3 step 2 (<c>VM_create</c>): reserve memory (§5.5), allocate a domid, create the paused domain and
+    /// its xenstore tree (§6.6) including the <c>action-request=poweroff</c> marker.
+    /// Fails HOST_NOT_ENOUGH_FREE_MEMORY [needed; available] or INTERNAL_ERROR (already exists, bad spec).
+    /// </summary>
+    Task<DomainInfo> CreateDomainAsync(DomainSpec spec, CancellationToken ct);
+
+    /// <summary>§6.3 step 3 (<c>VM_build</c>): load the kernel/firmware, set vCPU parameters, write store/console keys.</summary>
+    Task<BuildInfo> BuildDomainAsync(Guid vmId, CancellationToken ct);
+
+    /// <summary>§6.3 step 4a: set the VBD active, write its frontend/backend (§6.7) and wait for hotplug.</summary>
+    Task<PlugInfo> PlugVbdAsync(Guid vmId, VbdSpec vbd, CancellationToken ct);
+
+    /// <summary>§6.3 step 4b: set the VIF active, write its frontend/backend (§6.7) and wait for hotplug.</summary>
+    Task<PlugInfo> PlugVifAsync(Guid vmId, VifSpec vif, CancellationToken ct);
+
+    /// <summary>§6.3 step 5: start qemu (HVM) or the PV text console (vncterm) unless disabled.</summary>
+    Task<DeviceModelInfo> CreateDeviceModelAsync(Guid vmId, CancellationToken ct);
+
+    /// <summary>§6.3 step 8: remove <c>action-request</c>, the domain is now survivable.</summary>
+    Task ClearActionRequestAsync(Guid vmId, CancellationToken ct);
+
+    /// <summary><c>VM_unpause</c>: paused → running; INTERNAL_ERROR [Domain_not_built …] when not built (or HVM without qemu).</summary>
+    Task UnpauseAsync(Guid vmId, CancellationToken ct);
+
+    /// <summary>Destroy the VM's domain and free everything it held (memory, devices, console). Idempotent.</summary>
+    Task DestroyDomainAsync(Guid vmId, CancellationToken ct);
+
+    /// <summary>Guest domains (dom0 excluded), ordered by domid.</summary>
+    IReadOnlyList<DomainInfo> ListDomains();
+
+    /// <summary>A deep copy of the xenstore subtree at <paramref name="path"/>, or null when the node does not exist.</summary>
+    XenstoreNode? ReadXenstore(string path);
+
+    /// <summary>Host memory in bytes.</summary>
+    long MemoryTotal { get; }
+
+    /// <summary>Bytes not held by dom0/the host or reserved by a domain.</summary>
+    long MemoryFree { get; }
+}
+
+/// <summary>
+/// A hypervisor that accepts injected faults (API.md: <c>POST /api/hosts/{id}/hypervisor/faults</c>).
+/// Only test/simulated backends implement it.
+/// </summary>
+public interface IFaultInjectable
+{
+    /// <summary>Queue a fault for the next <see cref="HypervisorFault.Count"/> calls of its step.</summary>
+    void AddFault(HypervisorFault fault);
+
+    /// <summary>Remove every queued fault.</summary>
+    void ClearFaults();
+
+    /// <summary>The queued faults, in the order they apply, with their remaining counts.</summary>
+    IReadOnlyList<HypervisorFault> Faults { get; }
+}
