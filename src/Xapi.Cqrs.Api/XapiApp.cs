@@ -7,6 +7,7 @@ using Xapi.Cqrs.Application.Admin;
 using HostDefaults = Xapi.Cqrs.Application.Hosts.HostDefaults;
 using Xapi.Cqrs.Application.Pipeline;
 using Xapi.Cqrs.Application.Store;
+using Xapi.Cqrs.HostAgent.Agents;
 using Host = Xapi.Cqrs.Domain.Hosts.Host;
 
 namespace Xapi.Cqrs.Api;
@@ -29,7 +30,9 @@ public static class XapiApp
 
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(new HostDefaults(options.Hypervisor));
-        builder.Services.AddXapiStore(new StoreSettings(connectionString, options.Schema));
+        var marten = builder.Services.AddXapiStore(new StoreSettings(connectionString, options.Schema));
+        builder.Services.AddHostAgents(marten);
+        builder.Services.AddSingleton(new Application.Vms.PlacementSettings(options.Seed));
         builder.Services.AddXapiApplication();
         builder.Services.AddSingleton<TokenStore>();
         builder.Services.AddSingleton<IdempotencyStore>();
@@ -87,6 +90,8 @@ public static class XapiApp
         app.MapHosts();
         app.MapVms();
         app.MapAdmin();
+        app.MapLifecycle();
+        app.MapHypervisor();
         app.MapFallback("/api/{**rest}", (HttpContext http) =>
             Problems.WriteAsync(http, 404, Domain.ErrorCodes.HandleInvalid, ["path", http.Request.Path.ToString()], "No such API path."));
         return app;

@@ -17,14 +17,13 @@ public static class StoreSetup
     /// metadata (correlation, causation, actor header) on, inline projections, and the projection daemon
     /// in Solo mode (HotCold needs a lock type the redirect package lacks; see README).
     /// </summary>
-    public static IServiceCollection AddXapiStore(this IServiceCollection services, StoreSettings settings)
+    public static MartenServiceCollectionExtensions.MartenConfigurationExpression AddXapiStore(this IServiceCollection services, StoreSettings settings)
     {
         services.AddScoped<CommandContext>();
-        services.AddMarten(_ => Options(settings))
+        return services.AddMarten(_ => Options(settings))
             .BuildSessionsWith<ActorSessionFactory>(ServiceLifetime.Scoped)
             .ApplyAllDatabaseChangesOnStartup()
             .AddAsyncDaemon(DaemonMode.Solo);
-        return services;
     }
 
     public static StoreOptions Options(StoreSettings settings)

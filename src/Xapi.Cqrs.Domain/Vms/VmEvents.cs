@@ -80,7 +80,8 @@ public sealed record HostChosen(
     ImmutableArray<PlacementDraw> Draws,
     long MemoryRequired);
 
-public sealed record ScheduledToBeResidentOnSet(Guid TaskId, Guid HostId);
+/// <summary>The reservation, and what the host agent is to do with it (start paused or running).</summary>
+public sealed record ScheduledToBeResidentOnSet(Guid TaskId, Guid HostId, bool StartPaused = false);
 
 public sealed record ScheduledToBeResidentOnCleared(Guid TaskId, Guid HostId);
 

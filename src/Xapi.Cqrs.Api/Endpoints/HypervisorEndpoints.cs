@@ -1,0 +1,65 @@
+using Marten;
+using Xapi.Cqrs.Api.Http;
+using Xapi.Cqrs.Application.Admin;
+using Xapi.Cqrs.Application.Pipeline;
+using Xapi.Cqrs.Application.Store;
+using Xapi.Cqrs.Domain;
+using Xapi.Cqrs.HostAgent.Agents;
+using Xapi.Cqrs.HostAgent.Hypervisor;
+using Host = Xapi.Cqrs.Domain.Hosts.Host;
+
+namespace Xapi.Cqrs.Api.Endpoints;
+
+/// <summary>What a host's hypervisor reports (domains, xenstore), and fault injection for simulated hosts.</summary>
+public static class HypervisorEndpoints
+{
+    public sealed record FaultBody(string? Step, string? Error, int? DelayMs, int? Count);
+
+    public static void MapHypervisor(this IEndpointRouteBuilder app)
+    {
+        var hv = app.MapGroup("/api/hosts/{id:guid}/hypervisor");
+        hv.MapGet("/domains", async (Guid id, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
+            (await Hypervisor(id, s, agents, ct)).ListDomains().Select(d => new
+            {
+                domid = d.Domid, vm = d.VmId, state = d.State, vcpus = d.Vcpus, memoryTarget = d.MemoryTarget, actionRequest = d.ActionRequest, vncPort = d.VncPort,
+            })).Requires("host.get_domains", Role.ReadOnly);
+        hv.MapGet("/xenstore", async (Guid id, string? path, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
+        {
+            var node = (await Hypervisor(id, s, agents, ct)).ReadXenstore(string.IsNullOrEmpty(path) ? "/" : path);
+            return node is null ? Results.Problem(statusCode: 404, title: "no such xenstore path", extensions: new Dictionary<string, object?>
+            {
+                ["code"] = ErrorCodes.HandleInvalid, ["params"] = new[] { "xenstore", path ?? "/" },
+            }, type: $"https://xapi-cqrs/errors/{ErrorCodes.HandleInvalid}") : Results.Ok(node);
+        }).Requires("host.get_xenstore", Role.ReadOnly);
+        hv.MapPost("/faults", async (Guid id, FaultBody body, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
+        {
+            if (!HypervisorSteps.TryParse(body.Step, out var step))
+            {
+                throw RequestValidationException.Single("step", ErrorCodes.ValueNotSupported, "step", body.Step ?? "", "one of create, build, vbd_plug, vif_plug, device_model, unpause");
+            }
+
+            var fault = new HypervisorFault(step, body.Error, body.DelayMs, body.Count ?? 1);
+            if (!fault.IsValid(out var problem))
+            {
+                throw RequestValidationException.Single("fault", ErrorCodes.InvalidValue, "fault", problem ?? "");
+            }
+
+            Injectable(await Hypervisor(id, s, agents, ct), id).AddFault(fault);
+            return Results.Ok(Injectable(await Hypervisor(id, s, agents, ct), id).Faults);
+        }).Requires("host.inject_fault", Role.PoolAdmin);
+        hv.MapDelete("/faults", async (Guid id, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
+        {
+            Injectable(await Hypervisor(id, s, agents, ct), id).ClearFaults();
+            return Results.NoContent();
+        }).Requires("host.inject_fault", Role.PoolAdmin);
+    }
+
+    private static async Task<IHypervisor> Hypervisor(Guid id, IQuerySession session, LocalAgents agents, CancellationToken ct)
+    {
+        var host = await session.GetAsync<Host>(id, ObjectClass.Host, ct);
+        return agents.HypervisorFor(host) ?? throw new XapiException(ErrorCodes.HostOffline, id.ToString());
+    }
+
+    private static IFaultInjectable Injectable(IHypervisor hv, Guid id) =>
+        hv as IFaultInjectable ?? throw new XapiException(ErrorCodes.OperationNotAllowed, $"host {id} is not simulated: faults cannot be injected");
+}

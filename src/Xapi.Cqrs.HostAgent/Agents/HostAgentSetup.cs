@@ -1,0 +1,22 @@
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Xapi.Cqrs.HostAgent.Hypervisor;
+
+namespace Xapi.Cqrs.HostAgent.Agents;
+
+public static class HostAgentSetup
+{
+    /// <summary>In-process agents for simulated hosts, fed by a durable subscription to the log.</summary>
+    public static IServiceCollection AddHostAgents(this IServiceCollection services, MartenServiceCollectionExtensions.MartenConfigurationExpression marten)
+    {
+        services.AddSingleton<HypervisorRegistry>();
+        services.AddSingleton<LocalAgents>();
+        services.AddHostedService(sp => sp.GetRequiredService<LocalAgents>());
+        marten.AddSubscriptionWithServices<HostAgentSubscription>(ServiceLifetime.Singleton, o =>
+        {
+            o.SubscriptionName = "host-agents";
+            o.Options.BatchSize = 100;
+        });
+        return services;
+    }
+}

@@ -1,0 +1,53 @@
+using JasperFx.Events;
+using JasperFx.Events.Daemon;
+using JasperFx.Events.Projections;
+using Marten;
+using Marten.Subscriptions;
+using Xapi.Cqrs.Domain.Operations;
+using Xapi.Cqrs.Domain.Vms;
+
+namespace Xapi.Cqrs.HostAgent.Agents;
+
+/// <summary>
+/// The host agents' view of the log: Marten's daemon delivers events in commit order from a durable
+/// checkpoint, only up to the high-water mark (so an event committed late is never skipped). Work for a
+/// host this process runs is handed to that host's agent; agents make every effect idempotent.
+/// </summary>
+public sealed class HostAgentSubscription : SubscriptionBase
+{
+    private readonly LocalAgents agents;
+
+    public HostAgentSubscription(LocalAgents agents)
+    {
+        this.agents = agents;
+        SubscriptionName = "host-agents";
+        IncludeType<ScheduledToBeResidentOnSet>();
+        IncludeType<OperationAdded>();
+    }
+
+    public override Task<IChangeListener> ProcessEventsAsync(EventRange page, ISubscriptionController controller, IDocumentOperations operations, CancellationToken cancellationToken)
+    {
+        foreach (var e in page.Events)
+        {
+            switch (e.Data)
+            {
+                case ScheduledToBeResidentOnSet s:
+                    agents.Dispatch(new AgentWork.Start(e.StreamId, s.TaskId, s.HostId, s.StartPaused, e.CorrelationId));
+                    break;
+                case OperationAdded { ObjectClass: "VM", Operation: "unpause" } u:
+                    agents.Dispatch(new AgentWork.Unpause(e.StreamId, u.TaskId, e.CorrelationId));
+                    break;
+            }
+        }
+
+        return Task.FromResult(NullChangeListener.Instance);
+    }
+}
+
+/// <summary>Work the log asks of a host agent.</summary>
+public abstract record AgentWork(Guid VmId, Guid TaskId, string? CorrelationId)
+{
+    public sealed record Start(Guid VmId, Guid TaskId, Guid HostId, bool Paused, string? CorrelationId) : AgentWork(VmId, TaskId, CorrelationId);
+
+    public sealed record Unpause(Guid VmId, Guid TaskId, string? CorrelationId) : AgentWork(VmId, TaskId, CorrelationId);
+}
