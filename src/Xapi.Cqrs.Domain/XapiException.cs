@@ -31,6 +31,12 @@ public static class ErrorCodes
     public const string VmBadPowerState = "VM_BAD_POWER_STATE";
     public const string VmIsTemplate = "VM_IS_TEMPLATE";
     public const string VmIsSnapshot = "VM_IS_SNAPSHOT";
+    public const string ProvisionOnlyAllowedOnTemplate = "PROVISION_ONLY_ALLOWED_ON_TEMPLATE";
+    public const string RevertOnlyAllowedOnSnapshot = "REVERT_ONLY_ALLOWED_ON_SNAPSHOT";
+    public const string VmIsImmobile = "VM_IS_IMMOBILE";
+    public const string VmIsUsingNestedVirt = "VM_IS_USING_NESTED_VIRT";
+    public const string VmSnapshotWithQuiesceNotSupported = "VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED";
+    public const string NotSystemDomain = "NOT_SYSTEM_DOMAIN";
     public const string VmNoVcpus = "VM_NO_VCPUS";
     public const string VmTooManyVcpus = "VM_TOO_MANY_VCPUS";
     public const string VmMemorySizeTooLow = "VM_MEMORY_SIZE_TOO_LOW";
@@ -47,6 +53,9 @@ public static class ErrorCodes
     public const string MacInvalid = "MAC_INVALID";
     public const string VbdCdsMustBeReadonly = "VBD_CDS_MUST_BE_READONLY";
     public const string VbdNotRemovableMedia = "VBD_NOT_REMOVABLE_MEDIA";
+    public const string VbdNotUnpluggable = "VBD_NOT_UNPLUGGABLE";
+    public const string VbdIsEmpty = "VBD_IS_EMPTY";
+    public const string VbdNotEmpty = "VBD_NOT_EMPTY";
     public const string VdiReadonly = "VDI_READONLY";
     public const string VdiInUse = "VDI_IN_USE";
     public const string VdiNotManaged = "VDI_NOT_MANAGED";

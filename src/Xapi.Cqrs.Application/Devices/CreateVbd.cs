@@ -42,38 +42,15 @@ public static class CreateVbd
         {
             var vm = await session.WriteAsync<Vm>(c.VmId, ObjectClass.Vm, cancellationToken);
             var mode = Enum.Parse<VbdMode>(c.Mode!);
-            if (c.VdiId is { } vdiId)
-            {
-                var vdi = await session.GetAsync<Vdi>(vdiId, ObjectClass.Vdi, cancellationToken);
-                if (mode == VbdMode.RW && vdi.ReadOnly)
-                {
-                    throw new XapiException(ErrorCodes.VdiReadonly, vdiId.ToString());
-                }
-            }
-
-            var userdevice = ResolveUserdevice(vm.Aggregate!, c.Userdevice!);
+            var type = Enum.Parse<VbdType>(c.Type!);
+            var vdi = c.VdiId is { } vdiId ? await session.GetAsync<Vdi>(vdiId, ObjectClass.Vdi, cancellationToken) : null;
             var id = Guid.NewGuid();
+            var userdevice = VbdRules.CheckCreate(vm.Aggregate!, c.Userdevice!, type, mode, c.Empty ?? false, vdi, id);
             vm.AppendOne(new VbdAdded(id, userdevice, c.VdiId, c.Type!, c.Mode!));
             session.Events.StartStream<Vbd>(id, new VbdCreated(
-                id, c.VmId, c.VdiId, userdevice, mode, Enum.Parse<VbdType>(c.Type!), c.Bootable ?? false, c.Empty ?? false, c.Unpluggable ?? true));
+                id, c.VmId, c.VdiId, userdevice, mode, type, c.Bootable ?? false, c.Empty ?? false, c.Unpluggable ?? true));
             await session.SaveChangesAsync(cancellationToken);
             return new Created(id, 1);
-        }
-
-        /// <summary>"autodetect" takes the lowest free position; any other name must not clash with an existing VBD's position.</summary>
-        private static string ResolveUserdevice(Vm vm, string userdevice)
-        {
-            var taken = vm.Vbds.Values.Select(d => DeviceNames.Position(d, controlDomain: true)).OfType<int>().ToList();
-            if (userdevice == DeviceNames.Autodetect)
-            {
-                var max = vm.IsControlDomain ? DeviceNames.MaxControlDomainPosition : DeviceNames.MaxPosition;
-                return DeviceNames.FirstFree(taken, max)?.ToString(System.Globalization.CultureInfo.InvariantCulture)
-                    ?? throw new XapiException(ErrorCodes.InvalidDevice, userdevice);
-            }
-
-            var position = DeviceNames.Position(userdevice, vm.IsControlDomain)
-                ?? throw new XapiException(ErrorCodes.InvalidDevice, userdevice);
-            return taken.Contains(position) ? throw new XapiException(ErrorCodes.DeviceAlreadyExists, userdevice) : userdevice;
         }
     }
 }

@@ -36,18 +36,10 @@ public static class CreateVif
         {
             var vm = await session.WriteAsync<Vm>(c.VmId, ObjectClass.Vm, cancellationToken);
             await session.GetAsync<Network>(c.NetworkId!.Value, ObjectClass.Network, cancellationToken);
-            var device = int.Parse(c.Device!, System.Globalization.CultureInfo.InvariantCulture).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            if (vm.Aggregate!.Vifs.Values.Contains(device))
-            {
-                throw new XapiException(ErrorCodes.DeviceAlreadyExists, c.Device!);
-            }
-
-            var generated = string.IsNullOrEmpty(c.Mac);
-            var seed = vm.Aggregate.OtherConfig.GetValueOrDefault("mac_seed") ?? vm.Aggregate.Id.ToString();
-            var mac = generated ? Macs.Derive(seed, device) : Macs.Normalise(c.Mac!);
+            var (mac, generated) = VifRules.CheckCreate(vm.Aggregate!, c.Device!, c.Mac ?? "");
             var id = Guid.NewGuid();
-            vm.AppendOne(new VifAdded(id, device, c.NetworkId.Value));
-            session.Events.StartStream<Vif>(id, new VifCreated(id, c.VmId, c.NetworkId.Value, device, mac, generated, c.Mtu ?? 1500));
+            vm.AppendOne(new VifAdded(id, c.Device!, c.NetworkId.Value));
+            session.Events.StartStream<Vif>(id, new VifCreated(id, c.VmId, c.NetworkId.Value, c.Device!, mac, generated, c.Mtu ?? 1500));
             await session.SaveChangesAsync(cancellationToken);
             return new Created(id, 1);
         }

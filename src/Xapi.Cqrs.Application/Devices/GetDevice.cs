@@ -35,7 +35,9 @@ public static class GetDevice
 /// <summary>Allowed operations of devices, which depend on their VM's power state (§2.1, §2.2).</summary>
 public static class DeviceOperations
 {
-    public static IEnumerable<string> Allowed(Domain.Vbds.Vbd vbd, Vm? vm) => [];
+    public static IEnumerable<string> Allowed(Domain.Vbds.Vbd vbd, Vm? vm) =>
+        VbdRules.AllowedOperations(vbd, vm?.PowerState ?? VmPowerState.Halted, null, vm?.CurrentOperations.Values).Select(o => o.ToWire());
 
-    public static IEnumerable<string> Allowed(Domain.Vifs.Vif vif, Vm? vm) => [];
+    public static IEnumerable<string> Allowed(Domain.Vifs.Vif vif, Vm? vm) =>
+        VifRules.AllowedOperations(vif, vm?.PowerState ?? VmPowerState.Halted, vm?.CurrentOperations.Values).Select(o => o.ToWire());
 }

@@ -115,7 +115,7 @@ public static class CreateVm
                 IsControlDomain: false,
                 Map(c.BlockedOperations),
                 c.HaRestartPriority ?? "",
-                Map(c.OtherConfig),
+                Map(c.OtherConfig).SetItem("mac_seed", Map(c.OtherConfig).GetValueOrDefault("mac_seed") ?? Guid.NewGuid().ToString()),
                 Map(c.Platform),
                 Map(c.VcpusParams),
                 c.PvBootloader ?? "",

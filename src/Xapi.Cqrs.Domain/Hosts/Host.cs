@@ -67,6 +67,12 @@ public sealed record Host
 
     public Host On(VmLeftHost e) => this with { Resident = Resident.Remove(e.VmId) };
 
+    /// <summary>The host operation that keeps new VMs away (§3.3, §4.3 (5)).</summary>
+    public const string EvacuateOperation = "evacuate";
+
+    /// <summary>True while an <c>evacuate</c> is in the host's current_operations.</summary>
+    public bool IsEvacuating => CurrentOperations.Values.Contains(EvacuateOperation);
+
     /// <summary>host_maximum_guest_memory (§5.4): memory_total − host memory_overhead.</summary>
     public long MaximumGuestMemory => MemoryTotal - MemoryOverhead;
 

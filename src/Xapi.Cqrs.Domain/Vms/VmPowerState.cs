@@ -9,6 +9,19 @@ public enum VmPowerState
     Suspended,
 }
 
+public static class VmPowerStates
+{
+    /// <summary>The lowercase name xapi puts in error parameters (<c>Record_util.power_to_string</c>): "halted".</summary>
+    public static string ToWire(this VmPowerState state) => state switch
+    {
+        VmPowerState.Halted => "halted",
+        VmPowerState.Paused => "paused",
+        VmPowerState.Running => "running",
+        VmPowerState.Suspended => "suspended",
+        _ => throw new ArgumentOutOfRangeException(nameof(state), state, null),
+    };
+}
+
 /// <summary>xapi's domain_type; "unspecified" is resolved at start (§3.1 step 5).</summary>
 public enum DomainType
 {
@@ -43,6 +56,13 @@ public static class DomainTypes
         };
         return Enum.IsDefined(type);
     }
+
+    /// <summary>
+    /// §3.1 step 5 (<c>ensure_domain_type_is_specified</c>, <c>derive_domain_type</c>): an unspecified
+    /// domain type is derived from HVM_boot_policy, "" → pv, anything else → hvm. Others are kept.
+    /// </summary>
+    public static DomainType Resolve(this DomainType type, string hvmBootPolicy) =>
+        type is DomainType.Unspecified ? (hvmBootPolicy.Length == 0 ? DomainType.Pv : DomainType.Hvm) : type;
 
     /// <summary>hvm, pvh and pv_in_pvh need a host with HVM capability (§4.3 #17).</summary>
     public static bool NeedsHvm(this DomainType type) =>

@@ -12,11 +12,7 @@ public static class HostAgentSetup
         services.AddSingleton<HypervisorRegistry>();
         services.AddSingleton<LocalAgents>();
         services.AddHostedService(sp => sp.GetRequiredService<LocalAgents>());
-        marten.AddSubscriptionWithServices<HostAgentSubscription>(ServiceLifetime.Singleton, o =>
-        {
-            o.SubscriptionName = "host-agents";
-            o.Options.BatchSize = 100;
-        });
+        marten.AddSubscriptionWithServices<HostAgentSubscription>(ServiceLifetime.Singleton);
         return services;
     }
 }

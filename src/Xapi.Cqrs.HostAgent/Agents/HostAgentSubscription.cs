@@ -20,7 +20,7 @@ public sealed class HostAgentSubscription : SubscriptionBase
     public HostAgentSubscription(LocalAgents agents)
     {
         this.agents = agents;
-        SubscriptionName = "host-agents";
+        Name = "host-agents";
         IncludeType<ScheduledToBeResidentOnSet>();
         IncludeType<OperationAdded>();
     }

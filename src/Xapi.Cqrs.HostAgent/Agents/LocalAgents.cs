@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Xapi.Cqrs.Application.Store;
-using Xapi.Cqrs.Domain.Hosts;
+using Host = Xapi.Cqrs.Domain.Hosts.Host;
 using Xapi.Cqrs.HostAgent.Hypervisor;
 
 namespace Xapi.Cqrs.HostAgent.Agents;
