@@ -47,7 +47,11 @@ public sealed class HostAgentSubscription : SubscriptionBase
 /// <summary>Work the log asks of a host agent.</summary>
 public abstract record AgentWork(Guid VmId, Guid TaskId, string? CorrelationId)
 {
-    public sealed record Start(Guid VmId, Guid TaskId, Guid HostId, bool Paused, string? CorrelationId) : AgentWork(VmId, TaskId, CorrelationId);
+    /// <summary>Start the VM's domain. Recovered: found open at service start, not delivered by the log.</summary>
+    public sealed record Start(Guid VmId, Guid TaskId, Guid HostId, bool Paused, string? CorrelationId, bool Recovered = false) : AgentWork(VmId, TaskId, CorrelationId);
 
     public sealed record Unpause(Guid VmId, Guid TaskId, string? CorrelationId) : AgentWork(VmId, TaskId, CorrelationId);
+
+    /// <summary>The VM is recorded Running/Paused here but the hypervisor has no domain for it.</summary>
+    public sealed record DomainVanished(Guid VmId, Guid HostId) : AgentWork(VmId, VmId, null);
 }

@@ -15,7 +15,7 @@ namespace Xapi.Cqrs.HostAgent.Agents;
 /// a VM is serialised per VM (xenopsd's per-VM queue) and runs in parallel across VMs; a piece of work
 /// already running or done is not started again (the log may deliver an event twice after a restart).
 /// </summary>
-public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry registry, TimeProvider time, ILogger<LocalAgents> log)
+public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry registry, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<LocalAgents> log)
     : IHostedService
 {
     private readonly ConcurrentDictionary<Guid, Task> running = new();
@@ -64,6 +64,10 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                 case AgentWork.Unpause unpause:
                     await new UnpauseSequence(this, session, mediator, context).RunAsync(unpause, stopping.Token);
                     break;
+                case AgentWork.DomainVanished vanished:
+                    context.Subject = "host-agent:reconcile";
+                    await mediator.Send(new Application.Vms.VmHalted.Command(vanished.VmId, vanished.HostId, "the hypervisor reports no domain for this VM"), stopping.Token);
+                    break;
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -80,7 +84,52 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
         }
     }
 
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStarted.Register(() => _ = Task.Run(async () =>
+        {
+            try
+            {
+                await ReconcileAsync(stopping.Token);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                log.LogError(e, "reconciliation after start failed");
+            }
+        }));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// After a (re)start of the service: every start still open on a host this process drives is handed to
+    /// its agent again as recovered work, and every VM recorded as running here without a domain is
+    /// reconciled to Halted — what xapi's event sync does with xenopsd's state (§6.5, §1.7).
+    /// </summary>
+    public async Task ReconcileAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var session = scope.ServiceProvider.GetRequiredService<IQuerySession>();
+        var hosts = (await session.Query<Host>().ToListAsync(ct)).ToDictionary(h => h.Id);
+        foreach (var vm in await session.Query<Domain.Vms.Vm>().Where(v => v.ScheduledToBeResidentOn != null || v.ResidentOn != null).ToListAsync(ct))
+        {
+            var hostId = vm.ScheduledToBeResidentOn ?? vm.ResidentOn!.Value;
+            if (!hosts.TryGetValue(hostId, out var host) || HypervisorFor(host) is not { } hypervisor)
+            {
+                continue;
+            }
+
+            var start = vm.CurrentOperations.FirstOrDefault(kv => kv.Value is Domain.Vms.VmOperation.Start or Domain.Vms.VmOperation.StartOn);
+            if (vm.ScheduledToBeResidentOn is not null && start.Key != Guid.Empty)
+            {
+                Dispatch(new AgentWork.Start(vm.Id, start.Key, hostId, false, null, Recovered: true));
+            }
+            else if (vm.ResidentOn is not null && vm.PowerState is Domain.Vms.VmPowerState.Running or Domain.Vms.VmPowerState.Paused
+                     && vm.CurrentOperations.IsEmpty && hypervisor.FindDomain(vm.Id) is null)
+            {
+                Dispatch(new AgentWork.DomainVanished(vm.Id, hostId));
+            }
+        }
+    }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {

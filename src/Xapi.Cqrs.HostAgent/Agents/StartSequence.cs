@@ -27,10 +27,25 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
             return; // already finished (an event delivered twice): nothing to do
         }
 
-        if (vm.ResidentOn == work.HostId && hypervisor.FindDomain(vm.Id) is { ActionRequest: null })
+        var existing = hypervisor.FindDomain(vm.Id);
+        if (vm.ResidentOn == work.HostId && existing is { ActionRequest: null })
         {
             await mediator.Send(new StartOnHost.Complete(vm.Id, work.TaskId), ct); // built before a restart, not yet reported
             return;
+        }
+
+        if (work.Recovered)
+        {
+            // Found open after a restart of this agent. A domain still carrying action-request=poweroff was
+            // interrupted mid-build: destroy it and fail the start (§6.3). So is a start whose domain is gone.
+            var task = await session.LoadAsync<Domain.Tasks.XapiTask>(work.TaskId, ct);
+            if (existing is not null || task is { Progress: > 0.1 })
+            {
+                await hypervisor.DestroyDomainAsync(vm.Id, CancellationToken.None);
+                await mediator.Send(new StartOnHost.Fail(vm.Id, work.TaskId, work.HostId, ErrorCodes.InternalError,
+                    ["the host agent restarted while the domain was being built"]), CancellationToken.None);
+                return;
+            }
         }
 
         try
