@@ -53,6 +53,11 @@ public static class XapiApp
             try
             {
                 await next(http);
+                if (http.Response is { StatusCode: 413, HasStarted: false })
+                {
+                    // Minimal APIs answer an oversized body with a bare 413; give it the problem body.
+                    await Problems.WriteAsync(http, 413, Domain.ErrorCodes.InvalidValue, ["body", "too large"], "The request body is larger than 1 MiB.");
+                }
             }
             catch (Exception e)
             {

@@ -69,6 +69,11 @@ public static class Idempotency
         {
             await next(http);
         }
+        catch (Exception e)
+        {
+            // Refusals are answers too: write the problem here so the retry gets the same one.
+            await Problems.HandleAsync(http, e, http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Xapi.Idempotency"));
+        }
         finally
         {
             http.Response.Body = original;

@@ -69,7 +69,7 @@ public static class CreateToken
 
     public sealed record Result(string Token, string Subject, string Role);
 
-    public sealed class Validator : AbstractValidator<Command>
+    public sealed class Validator : XapiValidator<Command>
     {
         public Validator()
         {

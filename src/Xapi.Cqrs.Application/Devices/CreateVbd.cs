@@ -19,13 +19,13 @@ public static class CreateVbd
     public sealed record Command(Guid VmId, Guid? VdiId, string? Userdevice, string? Mode, string? Type, bool? Bootable, bool? Empty, bool? Unpluggable)
         : IRequest<Created>;
 
-    public sealed class Validator : AbstractValidator<Command>
+    public sealed class Validator : XapiValidator<Command>
     {
         public Validator()
         {
             RuleFor(c => c.Userdevice).NotEmpty().Xapi(ErrorCodes.InvalidDevice, (_, d) => [d ?? ""])
-                .Must(d => DeviceNames.IsValid(d!)).Xapi(ErrorCodes.InvalidDevice, (_, d) => [XapiRules.Show(d)]);
-            RuleFor(c => c.Mode).Must(m => Enum.TryParse<VbdMode>(m, out _))
+                .Must(d => d == DeviceNames.Autodetect || DeviceNames.Position(d!) is not null).Xapi(ErrorCodes.InvalidDevice, (_, d) => [XapiRules.Show(d)]);
+            RuleFor(c => c.Mode).Must(m => m is "RO" or "RW")
                 .Xapi(ErrorCodes.ValueNotSupported, (_, m) => ["mode", m ?? "", "one of RO, RW"]);
             RuleFor(c => c.Type).Must(t => t is "Disk" or "CD" or "Floppy")
                 .Xapi(ErrorCodes.ValueNotSupported, (_, t) => ["type", t ?? "", "one of Disk, CD, Floppy"]);

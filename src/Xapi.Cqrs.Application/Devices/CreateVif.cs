@@ -18,7 +18,7 @@ public static class CreateVif
 {
     public sealed record Command(Guid VmId, Guid? NetworkId, string? Device, string? Mac, long? Mtu) : IRequest<Created>;
 
-    public sealed class Validator : AbstractValidator<Command>
+    public sealed class Validator : XapiValidator<Command>
     {
         public Validator()
         {

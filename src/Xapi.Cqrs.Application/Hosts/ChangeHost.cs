@@ -17,7 +17,7 @@ public static class ChangeHost
 
     public sealed record SetLive(Guid HostId, bool? Live) : IRequest<HostView>;
 
-    public sealed class SetLiveValidator : AbstractValidator<SetLive>
+    public sealed class SetLiveValidator : XapiValidator<SetLive>
     {
         public SetLiveValidator() => RuleFor(c => c.Live).NotNull().InvalidValue("live");
     }

@@ -26,7 +26,7 @@ public static class RegisterHost
         Guid[]? Srs,
         string? Hypervisor) : IRequest<Created>;
 
-    public sealed class Validator : AbstractValidator<Command>
+    public sealed class Validator : XapiValidator<Command>
     {
         public Validator()
         {

@@ -10,7 +10,7 @@ public static class CreateNetwork
 {
     public sealed record Command(string? NameLabel, string? Bridge) : IRequest<Created>;
 
-    public sealed class Validator : AbstractValidator<Command>
+    public sealed class Validator : XapiValidator<Command>
     {
         public Validator()
         {

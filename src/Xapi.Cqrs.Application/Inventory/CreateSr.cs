@@ -10,7 +10,7 @@ public static class CreateSr
 {
     public sealed record Command(string? NameLabel, bool? Shared) : IRequest<Created>;
 
-    public sealed class Validator : AbstractValidator<Command>
+    public sealed class Validator : XapiValidator<Command>
     {
         public Validator() => RuleFor(c => c.NameLabel).NameLabel();
     }

@@ -12,7 +12,7 @@ public static class CreateVdi
 {
     public sealed record Command(Guid? SrId, string? NameLabel, long? VirtualSize, bool? ReadOnly, bool? Sharable) : IRequest<Created>;
 
-    public sealed class Validator : AbstractValidator<Command>
+    public sealed class Validator : XapiValidator<Command>
     {
         public Validator()
         {

@@ -35,6 +35,8 @@ public static class XapiRules
         null => "",
         string s => s.Length > 64 ? s[..64] + "…" : s,
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        System.Collections.IDictionary d => $"{d.Count} entries",
+        System.Collections.IEnumerable items => string.Join(", ", items.Cast<object?>().Select(Show)),
         _ => value.ToString() ?? "",
     };
 }

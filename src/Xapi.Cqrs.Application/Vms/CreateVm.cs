@@ -42,7 +42,7 @@ public static class CreateVm
         string? PvBootloader,
         string? PvKernel) : IRequest<Created>;
 
-    public sealed class Validator : AbstractValidator<Command>
+    public sealed class Validator : XapiValidator<Command>
     {
         public Validator()
         {

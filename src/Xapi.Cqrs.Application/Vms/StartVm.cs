@@ -36,7 +36,7 @@ public static class StartVm
     /// <summary>The task that tracks the start, and the VM stream version after the master-side commit.</summary>
     public sealed record Started(Guid TaskId, long VmVersion);
 
-    public sealed class Validator : AbstractValidator<Command>
+    public sealed class Validator : XapiValidator<Command>
     {
         public Validator() => RuleFor(c => c.VmId).NotEmpty().InvalidValue("VM");
     }
