@@ -39,7 +39,7 @@ public static class CreateVif
             var (mac, generated) = VifRules.CheckCreate(vm.Aggregate!, c.Device!, c.Mac ?? "");
             var id = Guid.NewGuid();
             vm.AppendOne(new VifAdded(id, c.Device!, c.NetworkId.Value));
-            session.Events.StartStream<Vif>(id, new VifCreated(id, c.VmId, c.NetworkId.Value, c.Device!, mac, generated, c.Mtu ?? 1500));
+            session.Events.StartStream<Vif>(id, new VifCreated(id, c.VmId, c.NetworkId.Value, c.Device!, Macs.Normalise(mac), generated, c.Mtu ?? 1500));
             await session.SaveChangesAsync(cancellationToken);
             return new Created(id, 1);
         }

@@ -62,9 +62,10 @@ public sealed partial class VifTests(XapiServer server) : IClassFixture<XapiServ
         Macs.IsValid(mac0).ShouldBeTrue();
         (Convert.ToByte(mac0[..2], 16) & 0x03).ShouldBe(0x02, "locally administered, unicast");
         mac1.ShouldNotBe(mac0);
-        // Stable: derived from the VM (its mac_seed, here its id) and the device, not drawn at random.
-        mac0.ShouldBe(Macs.Derive(vm.ToString(), "0"));
-        mac1.ShouldBe(Macs.Derive(vm.ToString(), "1"));
+        // Stable: derived from the VM's mac_seed (other_config, written at creation) and the device, not drawn at random.
+        var seed = (await client.GetJson($"/api/vms/{vm}")).GetProperty("otherConfig").GetProperty("mac_seed").GetString()!;
+        mac0.ShouldBe(Macs.Derive(seed, "0"));
+        mac1.ShouldBe(Macs.Derive(seed, "1"));
         (await client.GetJson($"/api/vifs/{first}")).GetProperty("mac").GetString().ShouldBe(mac0);
     }
 
