@@ -1,32 +1,51 @@
-using Marten;
 using MediatR;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Xapi.Cqrs.Application.Store;
 
 namespace Xapi.Cqrs.Application.Pipeline;
 
 /// <summary>
 /// Optimistic concurrency instead of xapi's global lock: when another command appended to a stream this
 /// one read (same VM, same host …), SaveChanges fails and nothing of this command was written. The
-/// command is then decided again from fresh state — for a start, that means re-planning the host.
+/// command is then decided again from fresh state — for a start, that means re-planning the host. Each
+/// retry runs the handler in a new scope (a new Marten session: the failed one is not reused), under the
+/// same caller and correlation id.
 /// </summary>
-public sealed class ConcurrencyRetryBehavior<TRequest, TResponse>(IDocumentSession session, ILogger<ConcurrencyRetryBehavior<TRequest, TResponse>> log)
+public sealed class ConcurrencyRetryBehavior<TRequest, TResponse>(
+    IServiceScopeFactory scopes, CommandContext context, ILogger<ConcurrencyRetryBehavior<TRequest, TResponse>> log)
     : IPipelineBehavior<TRequest, TResponse>
+    where TRequest : IRequest<TResponse>
 {
     public const int MaxAttempts = 12;
 
     public async Task<TResponse> Handle(TRequest request, CancellationToken cancellationToken, RequestHandlerDelegate<TResponse> next)
     {
-        for (var attempt = 1; ; attempt++)
+        try
         {
+            return await next();
+        }
+        catch (Exception e) when (Conflicts.IsConcurrencyConflict(e))
+        {
+            log.LogDebug("{Request}: concurrent change on a stream it read; deciding again", typeof(TRequest).Name);
+        }
+
+        for (var attempt = 2; ; attempt++)
+        {
+            await Task.Delay(Random.Shared.Next(1, 10 * attempt), cancellationToken);
+            await using var scope = scopes.CreateAsyncScope();
+            var fresh = scope.ServiceProvider.GetRequiredService<CommandContext>();
+            fresh.Subject = context.Subject;
+            fresh.CorrelationId = context.CorrelationId;
+            fresh.CausationId = context.CausationId;
+            var handler = scope.ServiceProvider.GetRequiredService<IRequestHandler<TRequest, TResponse>>();
             try
             {
-                return await next();
+                return await handler.Handle(request, cancellationToken);
             }
             catch (Exception e) when (Conflicts.IsConcurrencyConflict(e) && attempt < MaxAttempts)
             {
-                session.EjectAllPendingChanges();
-                log.LogDebug("{Request}: concurrent change on a stream it read (attempt {Attempt}); deciding again", typeof(TRequest).Name, attempt);
-                await Task.Delay(Random.Shared.Next(1, 10 * attempt), cancellationToken);
+                log.LogDebug("{Request}: still conflicting (attempt {Attempt}); deciding again", typeof(TRequest).Name, attempt);
             }
         }
     }

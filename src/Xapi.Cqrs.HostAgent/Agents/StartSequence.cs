@@ -55,14 +55,21 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
                 work.Paused ? VmPowerState.Paused : VmPowerState.Running, vbds, vifs), ct);
             await mediator.Send(new StartOnHost.Complete(vm.Id, work.TaskId), ct);
         }
-        catch (Exception e) when (e is HypervisorException or XapiException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        catch (Exception e) when (!ct.IsCancellationRequested)
         {
+            // Whatever went wrong, the start must end: destroy what was built and fail the task.
             var (code, parameters) = e switch
             {
                 HypervisorException h => (h.Code, h.Params),
                 XapiException x => (x.Code, x.Params),
-                _ => (ErrorCodes.TaskCancelled, (IReadOnlyList<string>)[work.TaskId.ToString()]),
+                OperationCanceledException => (ErrorCodes.TaskCancelled, (IReadOnlyList<string>)[work.TaskId.ToString()]),
+                _ => (ErrorCodes.InternalError, (IReadOnlyList<string>)[e.GetType().Name + ": " + e.Message]),
             };
+            if (e is not (HypervisorException or XapiException))
+            {
+                log.LogError(e, "unexpected failure starting VM {Vm} on host {Host}", vm.Id, work.HostId);
+            }
+
             log.LogInformation("start of VM {Vm} on host {Host} failed: {Code}", vm.Id, work.HostId, code);
             await hypervisor.DestroyDomainAsync(vm.Id, CancellationToken.None);
             await mediator.Send(new StartOnHost.Fail(vm.Id, work.TaskId, work.HostId, code, parameters), CancellationToken.None);

@@ -41,7 +41,7 @@ public class XapiServer : IAsyncLifetime
             $"--Xapi:DataDir={DataDir}",
             .. Settings,
         ];
-        app = XapiApp.Build(args, b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        app = XapiApp.Build(args, b => b.Logging.SetMinimumLevel(LogLevel.Error));
         await app.StartAsync(TestContext.Current.CancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseAddress = new Uri(address);
