@@ -25,11 +25,8 @@ public static class HypervisorEndpoints
             })).Requires("host.get_domains", Role.ReadOnly);
         hv.MapGet("/xenstore", async (Guid id, string? path, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
         {
-            var node = (await Hypervisor(id, s, agents, ct)).ReadXenstore(string.IsNullOrEmpty(path) ? "/" : path);
-            return node is null ? Results.Problem(statusCode: 404, title: "no such xenstore path", extensions: new Dictionary<string, object?>
-            {
-                ["code"] = ErrorCodes.HandleInvalid, ["params"] = new[] { "xenstore", path ?? "/" },
-            }, type: $"https://xapi-cqrs/errors/{ErrorCodes.HandleInvalid}") : Results.Ok(node);
+            var at = string.IsNullOrEmpty(path) ? "/" : path;
+            return (await Hypervisor(id, s, agents, ct)).ReadXenstore(at) ?? throw new XapiException(ErrorCodes.HandleInvalid, "xenstore", at);
         }).Requires("host.get_xenstore", Role.ReadOnly);
         hv.MapPost("/faults", async (Guid id, FaultBody body, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
         {

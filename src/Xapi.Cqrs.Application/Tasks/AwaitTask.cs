@@ -1,4 +1,5 @@
 using Marten;
+using Xapi.Cqrs.Application.Store;
 using Xapi.Cqrs.Domain;
 using Xapi.Cqrs.Domain.Tasks;
 
@@ -9,26 +10,14 @@ public static class AwaitTask
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromMinutes(10);
 
-    public static async Task<XapiTask> UntilFinishedAsync(IDocumentStore store, Guid taskId, CancellationToken ct)
+    public static async Task<XapiTask> UntilFinishedAsync(IQuerySession session, Guid taskId, TimeProvider time, CancellationToken ct)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(Timeout);
-        var delay = TimeSpan.FromMilliseconds(10);
-        while (true)
+        var task = await ReadModels.WaitForAsync<XapiTask>(session, taskId, ObjectClass.Task, t => t.IsFinished, Timeout, time, ct);
+        return task switch
         {
-            await using (var session = store.QuerySession())
-            {
-                var task = await session.LoadAsync<XapiTask>(taskId, deadline.Token);
-                if (task is { IsFinished: true })
-                {
-                    return task.Status == Domain.Tasks.TaskStatus.Failure && task.ErrorInfo.Length > 0
-                        ? throw new XapiException(task.ErrorInfo[0], [.. task.ErrorInfo.Skip(1)])
-                        : task;
-                }
-            }
-
-            await Task.Delay(delay, deadline.Token);
-            delay = TimeSpan.FromMilliseconds(Math.Min(200, delay.TotalMilliseconds * 1.5));
-        }
+            { IsFinished: false } => throw new TimeoutException($"task {taskId} did not finish within {Timeout}"),
+            { Status: Domain.Tasks.TaskStatus.Failure, ErrorInfo.Length: > 0 } => throw new XapiException(task.ErrorInfo[0], [.. task.ErrorInfo.Skip(1)]),
+            _ => task,
+        };
     }
 }

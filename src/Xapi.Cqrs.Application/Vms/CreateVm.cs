@@ -94,7 +94,8 @@ public static class CreateVm
             DomainTypes.TryParse(c.DomainType ?? "unspecified", out var domainType);
             var multiplier = c.HvmShadowMultiplier ?? 1.0;
             var id = Guid.NewGuid();
-            var overheadType = domainType == Domain.Vms.DomainType.Unspecified ? Domain.Vms.DomainType.Hvm : domainType;
+            var bootPolicy = c.HvmBootPolicy ?? (domainType == Domain.Vms.DomainType.Pv ? "" : "BIOS order");
+            var otherConfig = Map(c.OtherConfig);
             session.Events.StartStream<Vm>(id, new VmCreated(
                 id,
                 c.NameLabel!,
@@ -105,7 +106,7 @@ public static class CreateVm
                 c.MemoryDynamicMax!.Value,
                 c.MemoryStaticMax!.Value,
                 domainType,
-                c.HvmBootPolicy ?? (domainType == Domain.Vms.DomainType.Pv ? "" : "BIOS order"),
+                bootPolicy,
                 multiplier,
                 c.ActionsAfterCrash ?? "restart",
                 c.Affinity,
@@ -115,12 +116,12 @@ public static class CreateVm
                 IsControlDomain: false,
                 Map(c.BlockedOperations),
                 c.HaRestartPriority ?? "",
-                Map(c.OtherConfig).SetItem("mac_seed", Map(c.OtherConfig).GetValueOrDefault("mac_seed") ?? Guid.NewGuid().ToString()),
+                otherConfig.SetItem("mac_seed", otherConfig.GetValueOrDefault("mac_seed") ?? Guid.NewGuid().ToString()),
                 Map(c.Platform),
                 Map(c.VcpusParams),
                 c.PvBootloader ?? "",
                 c.PvKernel ?? "",
-                MemoryModel.OverheadBytes(c.MemoryStaticMax.Value, c.VcpusMax.Value, multiplier, overheadType),
+                MemoryModel.OverheadBytes(c.MemoryStaticMax.Value, c.VcpusMax.Value, multiplier, domainType.Resolve(bootPolicy)),
                 time.GetUtcNow()));
             await session.SaveChangesAsync(cancellationToken);
             return new Created(id, 1);

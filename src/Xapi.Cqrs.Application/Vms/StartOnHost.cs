@@ -130,30 +130,32 @@ public static class StartOnHost
                 session.Events.Append(vm.Id, new OperationRemoved(taskId, op.ToWire(), ObjectClass.Vm));
             }
 
-            foreach (var vbdId in vm.Vbds.Keys)
+            var vbds = await session.LoadManyAsync<Vbd>(ct, vm.Vbds.Keys);
+            foreach (var vbd in vbds)
             {
-                var vbd = await session.LoadAsync<Vbd>(vbdId, ct);
-                if (vbd?.CurrentOperations.TryGetValue(taskId, out var vop) == true)
+                if (vbd.CurrentOperations.TryGetValue(taskId, out var vop))
                 {
-                    session.Events.Append(vbdId, new OperationRemoved(taskId, vop.ToWire(), ObjectClass.Vbd));
+                    session.Events.Append(vbd.Id, new OperationRemoved(taskId, vop.ToWire(), ObjectClass.Vbd));
                 }
+            }
 
-                if (releaseVdis && vbd?.VdiId is { } vdiId)
+            if (releaseVdis)
+            {
+                var vdis = await session.LoadManyAsync<Vdi>(ct, vbds.Where(v => v.VdiId is not null).Select(v => v.VdiId!.Value).Distinct());
+                foreach (var vdi in vdis)
                 {
-                    var vdi = await session.LoadAsync<Vdi>(vdiId, ct);
-                    if (vdi?.Holders.ContainsKey(vbdId) == true)
+                    foreach (var vbd in vbds.Where(v => vdi.Holders.ContainsKey(v.Id)))
                     {
-                        session.Events.Append(vdiId, new VdiReleased(vbdId));
+                        session.Events.Append(vdi.Id, new VdiReleased(vbd.Id));
                     }
                 }
             }
 
-            foreach (var vifId in vm.Vifs.Keys)
+            foreach (var vif in await session.LoadManyAsync<Vif>(ct, vm.Vifs.Keys))
             {
-                var vif = await session.LoadAsync<Vif>(vifId, ct);
-                if (vif?.CurrentOperations.TryGetValue(taskId, out var fop) == true)
+                if (vif.CurrentOperations.TryGetValue(taskId, out var fop))
                 {
-                    session.Events.Append(vifId, new OperationRemoved(taskId, fop.ToWire(), ObjectClass.Vif));
+                    session.Events.Append(vif.Id, new OperationRemoved(taskId, fop.ToWire(), ObjectClass.Vif));
                 }
             }
 

@@ -116,7 +116,7 @@ public static class StartVm
             var prepared = new List<object>();
             if (vm.DomainType == DomainType.Unspecified)
             {
-                prepared.Add(new DomainTypeSet(vm.HvmBootPolicy.Length == 0 ? DomainType.Pv : DomainType.Hvm));
+                prepared.Add(new DomainTypeSet(vm.DomainType.Resolve(vm.HvmBootPolicy)));
             }
 
             var snapshot = prepared.Aggregate(vm, (s, e) => s.Evolve(e));
@@ -155,14 +155,14 @@ public static class StartVm
                 chosen = HostPlacement.ChooseHost(request, hosts, new Random(seed), seed);
             }
 
-            var hostVersion = hosts.First(h => h.Id == chosen.HostId).Version;
-            var hostStream = await session.Events.FetchForWriting<Host>(chosen.HostId, hostVersion, ct);
+            var chosenHost = hosts.First(h => h.Id == chosen.HostId);
+            var hostStream = await session.Events.FetchForWriting<Host>(chosen.HostId, chosenHost.Version, ct);
 
             // One transaction: marks, preparation, choice, reservation, task.
             var now = time.GetUtcNow();
             session.Events.StartStream<XapiTask>(taskId,
                 new TaskCreated(taskId, TaskName, ObjectClass.Vm, vm.Id, context.Subject, now),
-                new TaskProgressed(0.1, $"host chosen: {hosts.First(h => h.Id == chosen.HostId).Host.NameLabel}"));
+                new TaskProgressed(0.1, $"host chosen: {chosenHost.Host.NameLabel}"));
             vmStream.AppendOne(new OperationAdded(taskId, op.ToWire(), ObjectClass.Vm));
             vmStream.AppendMany(prepared);
             vmStream.AppendOne(chosen.ToEvent(taskId, op));

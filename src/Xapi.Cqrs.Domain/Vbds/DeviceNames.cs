@@ -55,9 +55,6 @@ public static class DeviceNames
         return null;
     }
 
-    public static bool IsValid(string userdevice) =>
-        userdevice == Autodetect || Position(userdevice, controlDomain: true) is not null;
-
     /// <summary>The xvd name the guest sees for a position (0 → xvda, 26 → xvdaa).</summary>
     public static string XvdName(int position)
     {

@@ -37,8 +37,18 @@ public static class VbdOperations
         _ => op.ToString().ToLowerInvariant(),
     };
 
-    public static VbdOperation Parse(string wire) =>
-        Enum.GetValues<VbdOperation>().Single(o => o.ToWire() == wire);
+    public static VbdOperation Parse(string wire) => wire switch
+    {
+        "attach" => VbdOperation.Attach,
+        "eject" => VbdOperation.Eject,
+        "insert" => VbdOperation.Insert,
+        "plug" => VbdOperation.Plug,
+        "unplug" => VbdOperation.Unplug,
+        "unplug_force" => VbdOperation.UnplugForce,
+        "pause" => VbdOperation.Pause,
+        "unpause" => VbdOperation.Unpause,
+        _ => throw new ArgumentException($"unknown VBD operation '{wire}'", nameof(wire)),
+    };
 }
 
 public sealed record Vbd

@@ -15,7 +15,13 @@ public static class VifOperations
 {
     public static string ToWire(this VifOperation op) => op.ToString().ToLowerInvariant();
 
-    public static VifOperation Parse(string wire) => Enum.GetValues<VifOperation>().Single(o => o.ToWire() == wire);
+    public static VifOperation Parse(string wire) => wire switch
+    {
+        "attach" => VifOperation.Attach,
+        "plug" => VifOperation.Plug,
+        "unplug" => VifOperation.Unplug,
+        _ => throw new ArgumentException($"unknown VIF operation '{wire}'", nameof(wire)),
+    };
 }
 
 public sealed record Vif

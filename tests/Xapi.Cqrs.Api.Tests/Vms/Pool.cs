@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Shouldly;
+using Xapi.Cqrs.Api.Tests.Fixtures;
 
 namespace Xapi.Cqrs.Api.Tests.Vms;
 
@@ -129,12 +130,7 @@ public sealed class Pool
         return vm;
     }
 
-    public async Task<JsonElement> GetAsync(string path)
-    {
-        var response = await client.GetAsync(path, ct);
-        response.StatusCode.ShouldBe(HttpStatusCode.OK, $"GET {path}: {await response.Content.ReadAsStringAsync(ct)}");
-        return await response.Content.ReadFromJsonAsync<JsonElement>(ct);
-    }
+    public Task<JsonElement> GetAsync(string path) => client.GetJson(path);
 
     public Task<JsonElement> VmRecordAsync(Guid vm) => GetAsync($"/api/vms/{vm}");
 
@@ -160,27 +156,15 @@ public sealed class Pool
 
     private async Task<Guid> PostAsync(string path, object body)
     {
-        var response = await client.PostAsJsonAsync(path, body, ct);
-        response.StatusCode.ShouldBe(HttpStatusCode.Created, $"POST {path}: {await response.Content.ReadAsStringAsync(ct)}");
-        var id = (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("id").GetGuid();
+        var id = await (await client.Post(path, body)).CreatedId();
         AllIds.Add(id);
         return id;
     }
 }
 
-/// <summary>Assertions on problem answers.</summary>
-public static class Problem
+/// <summary>Assertions on successful answers (problem answers: Fixtures/Problems.cs).</summary>
+public static class Answers
 {
-    public static async Task<JsonElement> ShouldBeProblemAsync(this HttpResponseMessage response, HttpStatusCode status, string code, params string[] parameters)
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        response.StatusCode.ShouldBe(status, text);
-        var body = JsonDocument.Parse(text).RootElement;
-        body.GetProperty("code").GetString().ShouldBe(code, text);
-        body.GetProperty("params").EnumerateArray().Select(p => p.GetString()).ToArray().ShouldBe(parameters, text);
-        return body;
-    }
-
     public static async Task<JsonElement> ShouldBeOkAsync(this HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();

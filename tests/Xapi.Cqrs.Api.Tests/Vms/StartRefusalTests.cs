@@ -47,7 +47,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         await (await StartOnAsync(client, vm.Id, host)).ShouldBeOkAsync();
         var refusalsBefore = (await pool.GetAsync($"/api/vms/{vm.Id}/history")).EnumerateArray().Count(e => e.GetProperty("type").GetString() == "start_refused");
 
-        await (await StartAsync(client, vm.Id)).ShouldBeProblemAsync(HttpStatusCode.Conflict, "VM_BAD_POWER_STATE", vm.Id.ToString(), "halted", "running");
+        await (await StartAsync(client, vm.Id)).ShouldBeProblem(HttpStatusCode.Conflict, "VM_BAD_POWER_STATE", vm.Id.ToString(), "halted", "running");
 
         var history = await pool.GetAsync($"/api/vms/{vm.Id}/history");
         history.EnumerateArray().Count(e => e.GetProperty("type").GetString() == "start_refused").ShouldBe(refusalsBefore + 1);
@@ -65,7 +65,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         await pool.HostAsync();
         var vm = await pool.VmAsync(new VmSpec { BlockedOperations = new() { ["start"] = "MY_REASON" } });
 
-        await (await StartAsync(client, vm.Id)).ShouldBeProblemAsync(HttpStatusCode.Conflict, "OPERATION_BLOCKED", vm.Id.ToString(), "MY_REASON");
+        await (await StartAsync(client, vm.Id)).ShouldBeProblem(HttpStatusCode.Conflict, "OPERATION_BLOCKED", vm.Id.ToString(), "MY_REASON");
         await AssertRefusedCleanlyAsync(pool, vm.Id, "OPERATION_BLOCKED");
     }
 
@@ -77,7 +77,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         await pool.HostAsync();
         var vm = await pool.VmAsync(new VmSpec { IsATemplate = true });
 
-        await (await StartAsync(client, vm.Id)).ShouldBeProblemAsync(HttpStatusCode.Conflict, "VM_IS_TEMPLATE", vm.Id.ToString(), "start");
+        await (await StartAsync(client, vm.Id)).ShouldBeProblem(HttpStatusCode.Conflict, "VM_IS_TEMPLATE", vm.Id.ToString(), "start");
         await AssertRefusedCleanlyAsync(pool, vm.Id, "VM_IS_TEMPLATE");
     }
 
@@ -89,7 +89,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         await pool.HostAsync(cpuCount: 128);
         var vm = await pool.VmAsync(new VmSpec { VcpusMax = 64, VcpusAtStartup = 2 });
 
-        await (await StartAsync(client, vm.Id)).ShouldBeProblemAsync(HttpStatusCode.Conflict, "VM_TOO_MANY_VCPUS", vm.Id.ToString());
+        await (await StartAsync(client, vm.Id)).ShouldBeProblem(HttpStatusCode.Conflict, "VM_TOO_MANY_VCPUS", vm.Id.ToString());
         await AssertRefusedCleanlyAsync(pool, vm.Id, "VM_TOO_MANY_VCPUS");
     }
 
@@ -102,7 +102,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         const long eight = 8 * Pool.MiB;
         var vm = await pool.VmAsync(new VmSpec { StaticMin = eight, DynamicMin = eight, DynamicMax = eight, StaticMax = eight });
 
-        await (await StartAsync(client, vm.Id)).ShouldBeProblemAsync(HttpStatusCode.Conflict, "VM_MEMORY_SIZE_TOO_LOW", vm.Id.ToString());
+        await (await StartAsync(client, vm.Id)).ShouldBeProblem(HttpStatusCode.Conflict, "VM_MEMORY_SIZE_TOO_LOW", vm.Id.ToString());
         await AssertRefusedCleanlyAsync(pool, vm.Id, "VM_MEMORY_SIZE_TOO_LOW");
     }
 
@@ -115,7 +115,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         const long huge = 1024 * Pool.GiB; // more than any host of this server has
         var vm = await pool.VmAsync(new VmSpec { StaticMin = huge, DynamicMin = huge, DynamicMax = huge, StaticMax = huge });
 
-        await (await StartAsync(client, vm.Id)).ShouldBeProblemAsync(HttpStatusCode.Conflict, "NO_HOSTS_AVAILABLE");
+        await (await StartAsync(client, vm.Id)).ShouldBeProblem(HttpStatusCode.Conflict, "NO_HOSTS_AVAILABLE");
         await AssertRefusedCleanlyAsync(pool, vm.Id, "NO_HOSTS_AVAILABLE");
     }
 
@@ -128,7 +128,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         await (await client.PostAsync($"/api/hosts/{host}/disable", null, ct)).ShouldBeOkAsync();
         var vm = await pool.VmAsync();
 
-        await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblemAsync(HttpStatusCode.Conflict, "HOST_DISABLED", host.ToString());
+        await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblem(HttpStatusCode.Conflict, "HOST_DISABLED", host.ToString());
         await AssertRefusedCleanlyAsync(pool, vm.Id, "HOST_DISABLED");
     }
 
@@ -146,7 +146,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         var needed = (513 + overheadMib) * Pool.MiB; // XAPI.md §5.3: (⌈dynamic_min⌉ + overhead) MiB
         var available = total - hostOverhead; // §5.4: nothing resident or scheduled on it
 
-        await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblemAsync(HttpStatusCode.Conflict, "HOST_NOT_ENOUGH_FREE_MEMORY",
+        await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblem(HttpStatusCode.Conflict, "HOST_NOT_ENOUGH_FREE_MEMORY",
             needed.ToString(System.Globalization.CultureInfo.InvariantCulture), available.ToString(System.Globalization.CultureInfo.InvariantCulture));
         await AssertRefusedCleanlyAsync(pool, vm.Id, "HOST_NOT_ENOUGH_FREE_MEMORY");
     }
@@ -160,7 +160,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         await (await client.PostAsJsonAsync($"/api/hosts/{host}/live", new { live = false }, ct)).ShouldBeOkAsync();
         var vm = await pool.VmAsync();
 
-        await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblemAsync(HttpStatusCode.Conflict, "HOST_NOT_LIVE");
+        await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblem(HttpStatusCode.Conflict, "HOST_NOT_LIVE");
         await AssertRefusedCleanlyAsync(pool, vm.Id, "HOST_NOT_LIVE");
     }
 
@@ -172,7 +172,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         var host = await pool.HostAsync(hvmCapable: false);
         var vm = await pool.VmAsync(new VmSpec { DomainType = "hvm" });
 
-        await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblemAsync(HttpStatusCode.Conflict, "VM_HVM_REQUIRED", vm.Id.ToString());
+        await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblem(HttpStatusCode.Conflict, "VM_HVM_REQUIRED", vm.Id.ToString());
         await AssertRefusedCleanlyAsync(pool, vm.Id, "VM_HVM_REQUIRED");
     }
 
@@ -185,7 +185,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         var host = await pool.HostAsync(networks: [other]);
         var vm = await pool.VmAsync();
 
-        await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblemAsync(HttpStatusCode.Conflict, "VM_REQUIRES_NETWORK", vm.Id.ToString(), pool.Network.ToString());
+        await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblem(HttpStatusCode.Conflict, "VM_REQUIRES_NETWORK", vm.Id.ToString(), pool.Network.ToString());
         await AssertRefusedCleanlyAsync(pool, vm.Id, "VM_REQUIRES_NETWORK");
     }
 
@@ -198,7 +198,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         var host = await pool.HostAsync(srs: [other]);
         var vm = await pool.VmAsync();
 
-        await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblemAsync(HttpStatusCode.Conflict, "VM_REQUIRES_SR", vm.Id.ToString(), pool.Sr.ToString());
+        await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblem(HttpStatusCode.Conflict, "VM_REQUIRES_SR", vm.Id.ToString(), pool.Sr.ToString());
         await AssertRefusedCleanlyAsync(pool, vm.Id, "VM_REQUIRES_SR");
     }
 
@@ -210,7 +210,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         var host = await pool.HostAsync(cpuCount: 4);
         var vm = await pool.VmAsync(new VmSpec { VcpusMax = 8, VcpusAtStartup = 2 });
 
-        await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblemAsync(HttpStatusCode.Conflict, "HOST_NOT_ENOUGH_PCPUS", "8", "4");
+        await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblem(HttpStatusCode.Conflict, "HOST_NOT_ENOUGH_PCPUS", "8", "4");
         await AssertRefusedCleanlyAsync(pool, vm.Id, "HOST_NOT_ENOUGH_PCPUS");
     }
 
@@ -240,7 +240,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
     {
         using var client = server.Client();
         var id = Guid.NewGuid();
-        await (await StartAsync(client, id)).ShouldBeProblemAsync(HttpStatusCode.NotFound, "HANDLE_INVALID", "VM", id.ToString());
+        await (await StartAsync(client, id)).ShouldBeProblem(HttpStatusCode.NotFound, "HANDLE_INVALID", "VM", id.ToString());
     }
 
     [Fact]
@@ -253,7 +253,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         var other = await pool.VmAsync();
 
         using var readOnly = await server.ClientWithRole("read-only");
-        await (await StartAsync(readOnly, vm.Id)).ShouldBeProblemAsync(HttpStatusCode.Forbidden, "RBAC_PERMISSION_DENIED", "VM.start", "read-only");
+        await (await StartAsync(readOnly, vm.Id)).ShouldBeProblem(HttpStatusCode.Forbidden, "RBAC_PERMISSION_DENIED", "VM.start", "read-only");
         var record = await pool.VmRecordAsync(vm.Id);
         record.GetProperty("powerState").GetString().ShouldBe("Halted");
         await pool.AssertNothingLeftAsync();
