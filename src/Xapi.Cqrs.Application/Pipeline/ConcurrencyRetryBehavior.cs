@@ -1,3 +1,4 @@
+using Marten;
 using MediatR;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -13,7 +14,7 @@ namespace Xapi.Cqrs.Application.Pipeline;
 /// same caller and correlation id.
 /// </summary>
 public sealed class ConcurrencyRetryBehavior<TRequest, TResponse>(
-    IServiceScopeFactory scopes, CommandContext context, ILogger<ConcurrencyRetryBehavior<TRequest, TResponse>> log)
+    IServiceScopeFactory scopes, IDocumentSession session, CommandContext context, ILogger<ConcurrencyRetryBehavior<TRequest, TResponse>> log)
     : IPipelineBehavior<TRequest, TResponse>
     where TRequest : IRequest<TResponse>
 {
@@ -27,6 +28,8 @@ public sealed class ConcurrencyRetryBehavior<TRequest, TResponse>(
         }
         catch (Exception e) when (Conflicts.IsConcurrencyConflict(e))
         {
+            // Nothing of the failed attempt may be saved later by another command of this scope.
+            session.EjectAllPendingChanges();
             log.LogDebug("{Request}: concurrent change on a stream it read; deciding again", typeof(TRequest).Name);
         }
 

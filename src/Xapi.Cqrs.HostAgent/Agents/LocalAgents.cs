@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Marten;
-using MediatR;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -44,11 +43,9 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
         try
         {
             await using var scope = scopes.CreateAsyncScope();
-            var context = scope.ServiceProvider.GetRequiredService<CommandContext>();
-            context.CorrelationId = work.CorrelationId ?? context.CorrelationId;
-            context.CausationId = work.TaskId.ToString();
             var session = scope.ServiceProvider.GetRequiredService<IQuerySession>();
-            var mediator = scope.ServiceProvider.GetRequiredService<IMediator>();
+            var correlation = work.CorrelationId ?? Guid.NewGuid().ToString("N");
+            AgentCommands As(string subject) => new(scopes, subject, correlation, work.TaskId.ToString());
             switch (work)
             {
                 case AgentWork.Start start:
@@ -58,15 +55,13 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                         return; // not a host this process drives
                     }
 
-                    context.Subject = $"host-agent:{host.NameLabel}";
-                    await new StartSequence(hypervisor, session, mediator, log).RunAsync(start, stopping.Token);
+                    await new StartSequence(hypervisor, session, As($"host-agent:{host.NameLabel}"), log).RunAsync(start, stopping.Token);
                     break;
                 case AgentWork.Unpause unpause:
-                    await new UnpauseSequence(this, session, mediator, context).RunAsync(unpause, stopping.Token);
+                    await new UnpauseSequence(this, session, As).RunAsync(unpause, stopping.Token);
                     break;
                 case AgentWork.DomainVanished vanished:
-                    context.Subject = "host-agent:reconcile";
-                    await mediator.Send(new Application.Vms.VmHalted.Command(vanished.VmId, vanished.HostId, "the hypervisor reports no domain for this VM"), stopping.Token);
+                    await As("host-agent:reconcile").Send(new Application.Vms.VmHalted.Command(vanished.VmId, vanished.HostId, "the hypervisor reports no domain for this VM"), stopping.Token);
                     break;
             }
         }
@@ -121,7 +116,10 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
             var start = vm.CurrentOperations.FirstOrDefault(kv => kv.Value is Domain.Vms.VmOperation.Start or Domain.Vms.VmOperation.StartOn);
             if (vm.ScheduledToBeResidentOn is not null && start.Key != Guid.Empty)
             {
-                Dispatch(new AgentWork.Start(vm.Id, start.Key, hostId, false, null, Recovered: true));
+                // The request's options (paused or not) are on the reservation event of this task.
+                var scheduled = await session.Events.QueryRawEventDataOnly<Domain.Vms.ScheduledToBeResidentOnSet>()
+                    .Where(e => e.TaskId == start.Key).FirstOrDefaultAsync(ct);
+                Dispatch(new AgentWork.Start(vm.Id, start.Key, hostId, scheduled?.StartPaused ?? false, null, Recovered: true));
             }
             else if (vm.ResidentOn is not null && vm.PowerState is Domain.Vms.VmPowerState.Running or Domain.Vms.VmPowerState.Paused
                      && vm.CurrentOperations.IsEmpty && hypervisor.FindDomain(vm.Id) is null)

@@ -1,5 +1,4 @@
 using Marten;
-using MediatR;
 using Microsoft.Extensions.Logging;
 using Xapi.Cqrs.Application.Vms;
 using Xapi.Cqrs.Domain;
@@ -17,7 +16,7 @@ namespace Xapi.Cqrs.HostAgent.Agents;
 /// unpause unless asked for paused — each step an event — then report residency in one transaction and
 /// complete. On any failure: destroy what was built and report StartFailed.
 /// </summary>
-public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session, IMediator mediator, ILogger log)
+public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session, AgentCommands commands, ILogger log)
 {
     public async Task RunAsync(AgentWork.Start work, CancellationToken ct)
     {
@@ -30,7 +29,7 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
         var existing = hypervisor.FindDomain(vm.Id);
         if (vm.ResidentOn == work.HostId && existing is { ActionRequest: null })
         {
-            await mediator.Send(new StartOnHost.Complete(vm.Id, work.TaskId), ct); // built before a restart, not yet reported
+            await commands.Send(new StartOnHost.Complete(vm.Id, work.TaskId), ct); // built before a restart, not yet reported
             return;
         }
 
@@ -42,7 +41,7 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
             if (existing is not null || task is { Progress: > 0.1 })
             {
                 await hypervisor.DestroyDomainAsync(vm.Id, CancellationToken.None);
-                await mediator.Send(new StartOnHost.Fail(vm.Id, work.TaskId, work.HostId, ErrorCodes.InternalError,
+                await commands.Send(new StartOnHost.Fail(vm.Id, work.TaskId, work.HostId, ErrorCodes.InternalError,
                     ["the host agent restarted while the domain was being built"]), CancellationToken.None);
                 return;
             }
@@ -51,9 +50,9 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
         try
         {
             var (domid, vbds, vifs) = await BuildAsync(vm, work, ct);
-            await mediator.Send(new StartOnHost.BecomeResident(vm.Id, work.TaskId, work.HostId, domid,
+            await commands.Send(new StartOnHost.BecomeResident(vm.Id, work.TaskId, work.HostId, domid,
                 work.Paused ? VmPowerState.Paused : VmPowerState.Running, vbds, vifs), ct);
-            await mediator.Send(new StartOnHost.Complete(vm.Id, work.TaskId), ct);
+            await commands.Send(new StartOnHost.Complete(vm.Id, work.TaskId), ct);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
@@ -72,7 +71,7 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
 
             log.LogInformation("start of VM {Vm} on host {Host} failed: {Code}", vm.Id, work.HostId, code);
             await hypervisor.DestroyDomainAsync(vm.Id, CancellationToken.None);
-            await mediator.Send(new StartOnHost.Fail(vm.Id, work.TaskId, work.HostId, code, parameters), CancellationToken.None);
+            await commands.Send(new StartOnHost.Fail(vm.Id, work.TaskId, work.HostId, code, parameters), CancellationToken.None);
         }
     }
 
@@ -127,5 +126,5 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
     }
 
     private Task Step(Vm vm, Guid task, object e, double progress, string step, CancellationToken ct) =>
-        mediator.Send(new StartOnHost.RecordStep(vm.Id, task, e, progress, step), ct);
+        commands.Send(new StartOnHost.RecordStep(vm.Id, task, e, progress, step), ct);
 }

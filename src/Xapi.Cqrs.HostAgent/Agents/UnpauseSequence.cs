@@ -1,6 +1,4 @@
 using Marten;
-using MediatR;
-using Xapi.Cqrs.Application.Store;
 using Xapi.Cqrs.Application.Vms;
 using Xapi.Cqrs.Domain;
 using Xapi.Cqrs.Domain.Hosts;
@@ -10,7 +8,7 @@ using Xapi.Cqrs.HostAgent.Hypervisor;
 namespace Xapi.Cqrs.HostAgent.Agents;
 
 /// <summary>The member side of VM.unpause: Xen unpause of the VM's domain on its resident host.</summary>
-public sealed class UnpauseSequence(LocalAgents agents, IQuerySession session, IMediator mediator, CommandContext context)
+public sealed class UnpauseSequence(LocalAgents agents, IQuerySession session, Func<string, AgentCommands> commandsAs)
 {
     public async Task RunAsync(AgentWork.Unpause work, CancellationToken ct)
     {
@@ -26,19 +24,19 @@ public sealed class UnpauseSequence(LocalAgents agents, IQuerySession session, I
             return;
         }
 
-        context.Subject = $"host-agent:{host.NameLabel}";
+        var commands = commandsAs($"host-agent:{host.NameLabel}");
         try
         {
             await hypervisor.UnpauseAsync(vm.Id, ct);
-            await mediator.Send(new UnpauseVm.Done(vm.Id, work.TaskId, vm.Domid), ct);
+            await commands.Send(new UnpauseVm.Done(vm.Id, work.TaskId, vm.Domid), ct);
         }
         catch (HypervisorException e)
         {
-            await mediator.Send(new UnpauseVm.Failed(vm.Id, work.TaskId, e.Code, e.Params), CancellationToken.None);
+            await commands.Send(new UnpauseVm.Failed(vm.Id, work.TaskId, e.Code, e.Params), CancellationToken.None);
         }
         catch (XapiException e)
         {
-            await mediator.Send(new UnpauseVm.Failed(vm.Id, work.TaskId, e.Code, e.Params), CancellationToken.None);
+            await commands.Send(new UnpauseVm.Failed(vm.Id, work.TaskId, e.Code, e.Params), CancellationToken.None);
         }
     }
 }
