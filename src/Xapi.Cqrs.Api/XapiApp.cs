@@ -31,7 +31,8 @@ public static class XapiApp
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(new HostDefaults(options.Hypervisor));
         var marten = builder.Services.AddXapiStore(new StoreSettings(connectionString, options.Schema));
-        builder.Services.AddHostAgents(marten);
+        builder.Services.AddHostAgents(marten, new AgentSettings(
+            builder.Configuration.GetValue<TimeSpan?>("Xapi:Agent:CoalesceWindow") ?? AgentSettings.DefaultCoalesceWindow));
         builder.Services.AddSingleton(new Application.Vms.PlacementSettings(options.Seed));
         builder.Services.AddXapiApplication();
         builder.Services.AddSingleton<TokenStore>();

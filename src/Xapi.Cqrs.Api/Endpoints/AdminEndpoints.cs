@@ -15,6 +15,8 @@ public static class AdminEndpoints
             Results.Created((string?)null, await m.Send(body, ct))).Requires("token.create", Role.PoolAdmin);
         api.MapGet("/admin/operations", (IMediator m, CancellationToken ct) => m.Send(new ListOperations.Query(), ct))
             .Requires("pool.get_operations", Role.ReadOnly);
+        api.MapGet("/admin/counters", (Application.Vms.StartDecider decider) => Results.Ok(decider.Counters))
+            .Requires("pool.get_counters", Role.ReadOnly);
         api.MapGet("/tasks/{id:guid}", (Guid id, long? minVersion, IMediator m, CancellationToken ct) =>
             m.Send(new GetTask.Query(id, minVersion), ct)).Requires("task.get_record", Role.ReadOnly);
         api.MapGet("/messages", (Guid? obj, IMediator m, CancellationToken ct) => m.Send(new ListMessages.Query(obj), ct))

@@ -17,22 +17,22 @@ public static class LifecycleEndpoints
     public static void MapLifecycle(this IEndpointRouteBuilder app)
     {
         var vms = app.MapGroup("/api/vms/{id:guid}");
-        vms.MapPost("/start", (Guid id, StartBody? body, bool? async, IMediator m, IQuerySession session, TimeProvider time, CancellationToken ct) =>
-            Run(new StartVm.Command(id, null, body?.Paused ?? false, body?.Force ?? false), id, async, m, session, time, ct))
+        vms.MapPost("/start", (Guid id, StartBody? body, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            Run(new StartVm.Command(id, null, body?.Paused ?? false, body?.Force ?? false), id, async, m, session, signals, time, ct))
             .Requires("VM.start", Role.VmOperator);
-        vms.MapPost("/start-on", (Guid id, StartOnBody? body, bool? async, IMediator m, IQuerySession session, TimeProvider time, CancellationToken ct) =>
+        vms.MapPost("/start-on", (Guid id, StartOnBody? body, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
             body?.Host is not { } host
                 ? throw Application.Pipeline.RequestValidationException.Single("host", Domain.ErrorCodes.InvalidValue, "host", "")
-                : Run(new StartVm.Command(id, host, body.Paused ?? false, body.Force ?? false), id, async, m, session, time, ct))
+                : Run(new StartVm.Command(id, host, body.Paused ?? false, body.Force ?? false), id, async, m, session, signals, time, ct))
             .Requires("VM.start_on", Role.VmOperator);
-        vms.MapPost("/unpause", (Guid id, bool? async, IMediator m, IQuerySession session, TimeProvider time, CancellationToken ct) =>
-            Run(new UnpauseVm.Command(id), id, async, m, session, time, ct))
+        vms.MapPost("/unpause", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            Run(new UnpauseVm.Command(id), id, async, m, session, signals, time, ct))
             .Requires("VM.unpause", Role.VmOperator);
         vms.MapGet("/history", (Guid id, IMediator m, CancellationToken ct) => m.Send(new History.Query(id), ct))
             .Requires("VM.get_history", Role.ReadOnly);
     }
 
-    private static async Task<IResult> Run(MediatR.IRequest<StartVm.Started> command, Guid vmId, bool? async, IMediator m, IQuerySession session, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> Run(MediatR.IRequest<StartVm.Started> command, Guid vmId, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct)
     {
         var started = await m.Send(command, ct);
         if (async == true)
@@ -40,7 +40,7 @@ public static class LifecycleEndpoints
             return Results.Accepted($"/api/tasks/{started.TaskId}", new { taskId = started.TaskId });
         }
 
-        await AwaitTask.UntilFinishedAsync(session, started.TaskId, time, ct);
+        await AwaitTask.UntilFinishedAsync(session, signals, started.TaskId, time, ct);
         return Results.Ok(await m.Send(new GetVm.Query(vmId), ct));
     }
 }

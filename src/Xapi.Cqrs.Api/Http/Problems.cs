@@ -63,6 +63,10 @@ public static class Problems
             case XapiException x:
                 await WriteAsync(http, 409, x.Code, x.Params, x.Message);
                 break;
+            case ServiceBusyException busy:
+                http.Response.Headers.RetryAfter = ((int)Math.Ceiling(busy.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await WriteAsync(http, 503, ServiceBusyException.Code, [], busy.Message + "; nothing was written, retry later.");
+                break;
             case BadHttpRequestException { StatusCode: 413 }:
                 await WriteAsync(http, 413, ErrorCodes.InvalidValue, ["body", "too large"], "The request body is too large.");
                 break;

@@ -29,6 +29,10 @@ public static class ApplicationSetup
 
         services.AddValidatorsFromAssembly(typeof(ApplicationSetup).Assembly, ServiceLifetime.Singleton, includeInternalTypes: true);
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<Vms.StartDecider>();
+        services.AddHostedService(sp => sp.GetRequiredService<Vms.StartDecider>());
+        services.AddSingleton<Tasks.TaskSignals>();
+        services.AddSingleton<Store.ICommitObserver>(sp => sp.GetRequiredService<Tasks.TaskSignals>());
         return services;
     }
 }

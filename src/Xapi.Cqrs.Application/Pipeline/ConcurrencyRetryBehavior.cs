@@ -50,6 +50,11 @@ public sealed class ConcurrencyRetryBehavior<TRequest, TResponse>(
             {
                 log.LogDebug("{Request}: still conflicting (attempt {Attempt}); deciding again", typeof(TRequest).Name, attempt);
             }
+            catch (Exception e) when (Conflicts.IsConcurrencyConflict(e))
+            {
+                // Never a 500 for a race: nothing of it was written, the client may retry.
+                throw new ServiceBusyException($"{typeof(TRequest).Name} kept conflicting with concurrent changes", TimeSpan.FromSeconds(1));
+            }
         }
     }
 }

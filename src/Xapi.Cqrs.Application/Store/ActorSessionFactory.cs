@@ -1,4 +1,5 @@
 using Marten;
+using Microsoft.Extensions.Logging;
 
 namespace Xapi.Cqrs.Application.Store;
 
@@ -6,7 +7,7 @@ namespace Xapi.Cqrs.Application.Store;
 /// Opens Marten sessions that carry the caller's subject and correlation id as event metadata, so every
 /// event records when (Marten's timestamp), who (header "actor") and why (correlation/causation id).
 /// </summary>
-public sealed class ActorSessionFactory(IDocumentStore store, CommandContext context) : ISessionFactory
+public sealed class ActorSessionFactory(IDocumentStore store, CommandContext context, ILogger<QuietConflictLogger> log) : ISessionFactory
 {
     public const string ActorHeader = "actor";
 
@@ -14,8 +15,20 @@ public sealed class ActorSessionFactory(IDocumentStore store, CommandContext con
 
     public IDocumentSession OpenSession()
     {
-        var session = store.LightweightSession();
+        var session = OpenForMany(store, log);
         Stamp(session, context);
+        return session;
+    }
+
+    /// <summary>
+    /// A session with no caller of its own, for a commit that carries the decisions of several callers:
+    /// each event is stamped with its own caller (<see cref="ChangesWriter"/>), which session-wide metadata
+    /// would override.
+    /// </summary>
+    public static IDocumentSession OpenForMany(IDocumentStore store, ILogger<QuietConflictLogger> log)
+    {
+        var session = store.LightweightSession();
+        session.Logger = new QuietConflictLogger(session.Logger, log);
         return session;
     }
 

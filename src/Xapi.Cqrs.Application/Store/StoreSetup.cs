@@ -15,18 +15,21 @@ public static class StoreSetup
     /// <summary>
     /// The event store: one schema holding events and read models, every event type registered by name,
     /// metadata (correlation, causation, actor header) on, inline projections, and the projection daemon
-    /// in Solo mode (HotCold needs a lock type the redirect package lacks; see README).
+    /// in HotCold mode (several service nodes may share the database; one runs the daemon, another takes
+    /// over when it dies). Appends wake the daemon through LISTEN/NOTIFY instead of waiting for its poll,
+    /// and every commit is told to this process's <see cref="ICommitObserver"/>s at once.
     /// </summary>
     public static MartenServiceCollectionExtensions.MartenConfigurationExpression AddXapiStore(this IServiceCollection services, StoreSettings settings)
     {
         services.AddScoped<CommandContext>();
-        return services.AddMarten(_ => Options(settings))
+        services.AddSingleton<CommitFeed>();
+        return services.AddMarten(sp => Options(settings, sp.GetRequiredService<CommitFeed>()))
             .BuildSessionsWith<ActorSessionFactory>(ServiceLifetime.Scoped)
             .ApplyAllDatabaseChangesOnStartup()
-            .AddAsyncDaemon(DaemonMode.Solo);
+            .AddAsyncDaemon(DaemonMode.HotCold);
     }
 
-    public static StoreOptions Options(StoreSettings settings)
+    public static StoreOptions Options(StoreSettings settings, CommitFeed? feed = null)
     {
         var opts = new StoreOptions();
         opts.Connection(settings.ConnectionString);
@@ -35,13 +38,21 @@ public static class StoreSetup
         opts.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
         opts.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);
         opts.Events.StreamIdentity = StreamIdentity.AsGuid;
+        // Rich: read models keep their stream version (the API's version and ?minVersion=). Gap-free because
+        // every contended writer takes its stream locks first (StreamLocks) and so never rolls back an append.
         opts.Events.AppendMode = EventAppendMode.Rich;
+        opts.Events.UseListenNotifyForEventAppends = true;
         opts.Events.MetadataConfig.CorrelationIdEnabled = true;
         opts.Events.MetadataConfig.CausationIdEnabled = true;
         opts.Events.MetadataConfig.HeadersEnabled = true;
         foreach (var (type, name) in EventCatalog.All)
         {
             opts.Events.MapEventType(type, name);
+        }
+
+        if (feed is not null)
+        {
+            opts.Listeners.Add(feed);
         }
 
         XapiProjections.Configure(opts);

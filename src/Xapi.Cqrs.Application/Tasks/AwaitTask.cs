@@ -10,14 +10,40 @@ public static class AwaitTask
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromMinutes(10);
 
-    public static async Task<XapiTask> UntilFinishedAsync(IQuerySession session, Guid taskId, TimeProvider time, CancellationToken ct)
+    /// <summary>
+    /// How often the read model is looked at while waiting, for a task finished by another process
+    /// (an external agent), whose commit this process's signal does not see.
+    /// </summary>
+    public static readonly TimeSpan Recheck = TimeSpan.FromSeconds(1);
+
+    public static async Task<XapiTask> UntilFinishedAsync(IQuerySession session, TaskSignals signals, Guid taskId, TimeProvider time, CancellationToken ct)
     {
-        var task = await ReadModels.WaitForAsync<XapiTask>(session, taskId, ObjectClass.Task, t => t.IsFinished, Timeout, time, ct);
-        return task switch
+        var finished = signals.Finished(taskId);
+        try
         {
-            { IsFinished: false } => throw new TimeoutException($"task {taskId} did not finish within {Timeout}"),
-            { Status: Domain.Tasks.TaskStatus.Failure, ErrorInfo.Length: > 0 } => throw new XapiException(task.ErrorInfo[0], [.. task.ErrorInfo.Skip(1)]),
-            _ => task,
-        };
+            var deadline = time.GetUtcNow() + Timeout;
+            while (true)
+            {
+                var task = await session.GetAsync<XapiTask>(taskId, ObjectClass.Task, ct);
+                if (task.IsFinished)
+                {
+                    return task is { Status: Domain.Tasks.TaskStatus.Failure, ErrorInfo.Length: > 0 }
+                        ? throw new XapiException(task.ErrorInfo[0], [.. task.ErrorInfo.Skip(1)])
+                        : task;
+                }
+
+                if (time.GetUtcNow() >= deadline)
+                {
+                    throw new TimeoutException($"task {taskId} did not finish within {Timeout}");
+                }
+
+                await Task.WhenAny(finished, Task.Delay(Recheck, time, ct));
+                ct.ThrowIfCancellationRequested();
+            }
+        }
+        finally
+        {
+            signals.Forget(taskId);
+        }
     }
 }

@@ -3,6 +3,7 @@ using MediatR;
 using Xapi.Cqrs.Application.Store;
 using Xapi.Cqrs.Domain;
 using Xapi.Cqrs.Domain.Tasks;
+using Xapi.Cqrs.Domain.Vms;
 
 namespace Xapi.Cqrs.Application.Tasks;
 
@@ -11,8 +12,12 @@ public sealed record TaskView(
     Guid Id, string Name, string Status, double Progress, string Step, DateTimeOffset Created, DateTimeOffset? Finished,
     string? Result, IReadOnlyList<string> ErrorInfo, string ObjectClass, Guid ObjectId, long Version)
 {
-    public static TaskView From(XapiTask t) => new(
-        t.Id, t.Name, t.Status.ToString().ToLowerInvariant(), t.Progress, t.Step, t.Created, t.Finished, t.Result, t.ErrorInfo, t.ObjectClass, t.ObjectId, t.Version);
+    /// <summary>A pending task's progress and step come from the last host-side step of the VM it drives.</summary>
+    public static TaskView From(XapiTask t, TaskStep? step = null) => new(
+        t.Id, t.Name, t.Status.ToString().ToLowerInvariant(),
+        step is not null && !t.IsFinished ? Math.Max(t.Progress, step.Progress) : t.Progress,
+        step is not null && !t.IsFinished ? step.Name : t.Step,
+        t.Created, t.Finished, t.Result, t.ErrorInfo, t.ObjectClass, t.ObjectId, t.Version);
 }
 
 public static class GetTask
@@ -21,7 +26,13 @@ public static class GetTask
 
     public sealed class Handler(IQuerySession session, TimeProvider time) : IRequestHandler<Query, TaskView>
     {
-        public async Task<TaskView> Handle(Query request, CancellationToken cancellationToken) =>
-            TaskView.From(await ReadModels.LoadAsync<XapiTask>(session, request.Id, ObjectClass.Task, request.MinVersion, t => t.Version, time, cancellationToken));
+        public async Task<TaskView> Handle(Query request, CancellationToken cancellationToken)
+        {
+            var task = await ReadModels.LoadAsync<XapiTask>(session, request.Id, ObjectClass.Task, request.MinVersion, t => t.Version, time, cancellationToken);
+            var step = !task.IsFinished && task.ObjectClass == ObjectClass.Vm && await session.LoadAsync<Vm>(task.ObjectId, cancellationToken) is { Step: { } s } && s.TaskId == task.Id
+                ? s
+                : null;
+            return TaskView.From(task, step);
+        }
     }
 }

@@ -10,3 +10,6 @@ public sealed record TaskProgressed(double Progress, string Step);
 public sealed record TaskSucceeded(string? Result, DateTimeOffset FinishedAt);
 
 public sealed record TaskFailed(ImmutableArray<string> ErrorInfo, DateTimeOffset FinishedAt);
+
+/// <summary>How far a pending task has come: derived from the host-side step events of the object it drives.</summary>
+public sealed record TaskStep(Guid TaskId, double Progress, string Name);

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Xapi.Cqrs.Domain.Operations;
+using Xapi.Cqrs.Domain.Tasks;
 
 namespace Xapi.Cqrs.Domain.Vms;
 
@@ -54,6 +55,9 @@ public sealed record Vm
     /// <summary>VIF id → device number (decimal string).</summary>
     public ImmutableDictionary<Guid, string> Vifs { get; init; } = ImmutableDictionary<Guid, string>.Empty;
 
+    /// <summary>The last step of the task now driving the VM (progress and step name of its task are derived from it).</summary>
+    public TaskStep? Step { get; init; }
+
     public DateTimeOffset InstallTime { get; init; }
     public DateTimeOffset? StartTime { get; init; }
     public long VcpusNumber { get; init; }
@@ -95,7 +99,8 @@ public sealed record Vm
     public Vm On(OperationAdded e) =>
         this with { CurrentOperations = CurrentOperations.SetItem(e.TaskId, VmOperations.Parse(e.Operation)) };
 
-    public Vm On(OperationRemoved e) => this with { CurrentOperations = CurrentOperations.Remove(e.TaskId) };
+    public Vm On(OperationRemoved e) =>
+        this with { CurrentOperations = CurrentOperations.Remove(e.TaskId), Step = Step?.TaskId == e.TaskId ? null : Step };
 
     public Vm On(StartRefused e) => this;
 
@@ -105,24 +110,24 @@ public sealed record Vm
 
     public Vm On(BiosStringsSet e) => this with { BiosStrings = e.BiosStrings };
 
-    public Vm On(HostChosen e) => this;
+    public Vm On(HostChosen e) => this with { Step = new TaskStep(e.TaskId, 0.1, "host chosen") };
 
     public Vm On(ScheduledToBeResidentOnSet e) => this with { ScheduledToBeResidentOn = e.HostId };
 
     public Vm On(ScheduledToBeResidentOnCleared e) =>
         ScheduledToBeResidentOn == e.HostId ? this with { ScheduledToBeResidentOn = null } : this;
 
-    public Vm On(DomainCreated e) => this;
+    public Vm On(DomainCreated e) => this with { Step = new TaskStep(e.TaskId, 0.2, $"domain {e.Domid} created") };
 
-    public Vm On(DomainBuilt e) => this;
+    public Vm On(DomainBuilt e) => this with { Step = new TaskStep(e.TaskId, 0.3, "domain built") };
 
-    public Vm On(VbdPlugged e) => this;
+    public Vm On(VbdPlugged e) => this with { Step = new TaskStep(e.TaskId, 0.4, $"VBD {e.Device} plugged") };
 
-    public Vm On(VifPlugged e) => this;
+    public Vm On(VifPlugged e) => this with { Step = new TaskStep(e.TaskId, 0.6, $"VIF {e.Device} plugged") };
 
-    public Vm On(DeviceModelCreated e) => this;
+    public Vm On(DeviceModelCreated e) => this with { Step = new TaskStep(e.TaskId, 0.7, "device model created") };
 
-    public Vm On(DomainUnpaused e) => this;
+    public Vm On(DomainUnpaused e) => this with { Step = new TaskStep(e.TaskId, 0.8, "domain unpaused") };
 
     /// <summary>resident_on set, scheduled cleared, power state and domid from the hypervisor — one step.</summary>
     public Vm On(ResidentOnSet e) => this with
@@ -133,6 +138,7 @@ public sealed record Vm
         PowerState = e.PowerState,
         VcpusNumber = e.VcpusNumber,
         StartTime = e.StartTime,
+        Step = new TaskStep(e.TaskId, 0.9, "resident"),
     };
 
     /// <summary>§1.7: entering Halted clears resident_on, scheduled_to_be_resident_on and domid.</summary>

@@ -85,19 +85,30 @@ public sealed record ScheduledToBeResidentOnSet(Guid TaskId, Guid HostId, bool S
 
 public sealed record ScheduledToBeResidentOnCleared(Guid TaskId, Guid HostId);
 
-// Host-side steps, reported by the host agent (§6.3).
+// Host-side steps, reported by the host agent (§6.3). Each carries when the step finished on the host
+// and how long it took there (At, DurationMs), since several steps are committed together.
 
-public sealed record DomainCreated(Guid TaskId, Guid HostId, long Domid, long MemoryReserved);
+/// <summary>A host-side step of a task: the task's progress and step name are derived from these.</summary>
+public interface IHostStep
+{
+    Guid TaskId { get; }
 
-public sealed record DomainBuilt(Guid TaskId, long Domid, string Kernel, long ShadowMib, string VcpuAffinity, int VcpuWeight, int VcpuCap);
+    DateTimeOffset? At { get; }
 
-public sealed record VbdPlugged(Guid TaskId, Guid VbdId, string Device, string Mode);
+    double? DurationMs { get; }
+}
 
-public sealed record VifPlugged(Guid TaskId, Guid VifId, string Device, string Bridge, string Mac);
+public sealed record DomainCreated(Guid TaskId, Guid HostId, long Domid, long MemoryReserved, DateTimeOffset? At = null, double? DurationMs = null) : IHostStep;
 
-public sealed record DeviceModelCreated(Guid TaskId, long Domid, string Kind, int? VncPort, int EmulatedNics);
+public sealed record DomainBuilt(Guid TaskId, long Domid, string Kernel, long ShadowMib, string VcpuAffinity, int VcpuWeight, int VcpuCap, DateTimeOffset? At = null, double? DurationMs = null) : IHostStep;
 
-public sealed record DomainUnpaused(Guid TaskId, long Domid);
+public sealed record VbdPlugged(Guid TaskId, Guid VbdId, string Device, string Mode, DateTimeOffset? At = null, double? DurationMs = null) : IHostStep;
+
+public sealed record VifPlugged(Guid TaskId, Guid VifId, string Device, string Bridge, string Mac, DateTimeOffset? At = null, double? DurationMs = null) : IHostStep;
+
+public sealed record DeviceModelCreated(Guid TaskId, long Domid, string Kind, int? VncPort, int EmulatedNics, DateTimeOffset? At = null, double? DurationMs = null) : IHostStep;
+
+public sealed record DomainUnpaused(Guid TaskId, long Domid, DateTimeOffset? At = null, double? DurationMs = null) : IHostStep;
 
 /// <summary>§3.1/§6.2: resident_on set and scheduled_to_be_resident_on cleared in one step, with the power state.</summary>
 public sealed record ResidentOnSet(Guid TaskId, Guid HostId, long Domid, VmPowerState PowerState, long VcpusNumber, DateTimeOffset StartTime);

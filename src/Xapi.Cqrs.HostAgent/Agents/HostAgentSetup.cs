@@ -7,10 +7,12 @@ namespace Xapi.Cqrs.HostAgent.Agents;
 public static class HostAgentSetup
 {
     /// <summary>In-process agents for simulated hosts, fed by a durable subscription to the log.</summary>
-    public static IServiceCollection AddHostAgents(this IServiceCollection services, MartenServiceCollectionExtensions.MartenConfigurationExpression marten)
+    public static IServiceCollection AddHostAgents(this IServiceCollection services, MartenServiceCollectionExtensions.MartenConfigurationExpression marten, AgentSettings settings)
     {
+        services.AddSingleton(settings);
         services.AddSingleton<HypervisorRegistry>();
         services.AddSingleton<LocalAgents>();
+        services.AddSingleton<Application.Store.ICommitObserver>(sp => sp.GetRequiredService<LocalAgents>());
         services.AddHostedService(sp => sp.GetRequiredService<LocalAgents>());
         marten.AddSubscriptionWithServices<HostAgentSubscription>(ServiceLifetime.Singleton);
         return services;

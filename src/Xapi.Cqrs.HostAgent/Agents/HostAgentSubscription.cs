@@ -11,7 +11,8 @@ namespace Xapi.Cqrs.HostAgent.Agents;
 /// <summary>
 /// The host agents' view of the log: Marten's daemon delivers events in commit order from a durable
 /// checkpoint, only up to the high-water mark (so an event committed late is never skipped). Work for a
-/// host this process runs is handed to that host's agent; agents make every effect idempotent.
+/// host this process runs is handed to that host's agent; agents make every effect idempotent. In the
+/// common case the agent already has the work, handed on right after its commit (LocalAgents.OnCommitted).
 /// </summary>
 public sealed class HostAgentSubscription : SubscriptionBase
 {
@@ -29,14 +30,9 @@ public sealed class HostAgentSubscription : SubscriptionBase
     {
         foreach (var e in page.Events)
         {
-            switch (e.Data)
+            if (AgentWork.From(e) is { } work)
             {
-                case ScheduledToBeResidentOnSet s:
-                    agents.Dispatch(new AgentWork.Start(e.StreamId, s.TaskId, s.HostId, s.StartPaused, e.CorrelationId));
-                    break;
-                case OperationAdded { ObjectClass: "VM", Operation: "unpause" } u:
-                    agents.Dispatch(new AgentWork.Unpause(e.StreamId, u.TaskId, e.CorrelationId));
-                    break;
+                agents.Dispatch(work);
             }
         }
 
@@ -47,6 +43,14 @@ public sealed class HostAgentSubscription : SubscriptionBase
 /// <summary>Work the log asks of a host agent.</summary>
 public abstract record AgentWork(Guid VmId, Guid TaskId, string? CorrelationId)
 {
+    /// <summary>The work an event of the log asks for, if any.</summary>
+    public static AgentWork? From(IEvent e) => e.Data switch
+    {
+        ScheduledToBeResidentOnSet s => new Start(e.StreamId, s.TaskId, s.HostId, s.StartPaused, e.CorrelationId),
+        OperationAdded { ObjectClass: "VM", Operation: "unpause" } u => new Unpause(e.StreamId, u.TaskId, e.CorrelationId),
+        _ => null,
+    };
+
     /// <summary>Start the VM's domain. Recovered: found open at service start, not delivered by the log.</summary>
     public sealed record Start(Guid VmId, Guid TaskId, Guid HostId, bool Paused, string? CorrelationId, bool Recovered = false) : AgentWork(VmId, TaskId, CorrelationId);
 

@@ -1,25 +1,52 @@
 using System.Collections.Concurrent;
+using JasperFx.Events;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Xapi.Cqrs.Application.Store;
-using Host = Xapi.Cqrs.Domain.Hosts.Host;
+using Xapi.Cqrs.Domain.Operations;
+using Xapi.Cqrs.Domain.Vms;
 using Xapi.Cqrs.HostAgent.Hypervisor;
+using Host = Xapi.Cqrs.Domain.Hosts.Host;
 
 namespace Xapi.Cqrs.HostAgent.Agents;
 
+/// <summary>Xapi:Agent:* settings of the host agents.</summary>
+public sealed record AgentSettings(TimeSpan CoalesceWindow)
+{
+    public static readonly TimeSpan DefaultCoalesceWindow = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How many pieces of agent work run at once in this process (xenopsd's worker pool, bounded by database connections).</summary>
+    public int MaxConcurrentWork { get; init; } = 64;
+}
+
 /// <summary>
-/// The host agents this process runs: one per host whose hypervisor is simulated (in-process). Work for
-/// a VM is serialised per VM (xenopsd's per-VM queue) and runs in parallel across VMs; a piece of work
-/// already running or done is not started again (the log may deliver an event twice after a restart).
+/// The host agents this process runs: one per host whose hypervisor is simulated (in-process). Work arrives
+/// right after the commit that asks for it (<see cref="ICommitObserver"/>), and again from the durable
+/// subscription, the source of truth after a restart; work already running is not started twice, and
+/// every sequence first checks that its operation is still open. Work for a VM is serialised per VM
+/// (xenopsd's per-VM queue) and runs in parallel across VMs.
 /// </summary>
-public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry registry, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<LocalAgents> log)
-    : IHostedService
+public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry registry, AgentSettings settings, TimeProvider time,
+    IHostApplicationLifetime lifetime, ILogger<LocalAgents> log) : IHostedService, ICommitObserver
 {
     private readonly ConcurrentDictionary<Guid, Task> running = new();
     private readonly ConcurrentDictionary<Guid, SemaphoreSlim> perVm = new();
+    private readonly SemaphoreSlim slots = new(settings.MaxConcurrentWork, settings.MaxConcurrentWork);
     private readonly CancellationTokenSource stopping = new();
+
+    /// <summary>Work committed by this process: handed on at once, without waiting for the daemon.</summary>
+    public void OnCommitted(IReadOnlyList<IEvent> events)
+    {
+        foreach (var e in events)
+        {
+            if (AgentWork.From(e) is { } work)
+            {
+                Dispatch(work);
+            }
+        }
+    }
 
     public void Dispatch(AgentWork work)
     {
@@ -28,7 +55,15 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
             return;
         }
 
-        running.GetOrAdd(work.TaskId, _ => Task.Run(() => RunAsync(work), CancellationToken.None));
+        var start = new Task<Task>(() => RunAsync(work));
+        var run = start.Unwrap();
+        if (!running.TryAdd(work.TaskId, run))
+        {
+            return; // already running
+        }
+
+        run.ContinueWith(_ => running.TryRemove(new KeyValuePair<Guid, Task>(work.TaskId, run)), TaskScheduler.Default);
+        start.Start(TaskScheduler.Default);
     }
 
     /// <summary>The hypervisor of a simulated host, created on first use from the host's record.</summary>
@@ -40,6 +75,7 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
     {
         var gate = perVm.GetOrAdd(work.VmId, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(stopping.Token).ConfigureAwait(false);
+        await slots.WaitAsync(stopping.Token).ConfigureAwait(false);
         try
         {
             await using var scope = scopes.CreateAsyncScope();
@@ -55,7 +91,8 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                         return; // not a host this process drives
                     }
 
-                    await new StartSequence(hypervisor, session, As($"host-agent:{host.NameLabel}"), log).RunAsync(start, stopping.Token);
+                    await new StartSequence(hypervisor, session, As($"host-agent:{host.NameLabel}"), time, settings.CoalesceWindow, log)
+                        .RunAsync(start, stopping.Token);
                     break;
                 case AgentWork.Unpause unpause:
                     await new UnpauseSequence(this, session, As).RunAsync(unpause, stopping.Token);
@@ -67,7 +104,7 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
-            // shutting down: the start stays open and is reconciled at the next start of the service
+            // shutting down: the operation stays open and is reconciled at the next start of the service
         }
         catch (Exception e)
         {
@@ -75,6 +112,7 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
         }
         finally
         {
+            slots.Release();
             gate.Release();
         }
     }
@@ -96,16 +134,17 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
     }
 
     /// <summary>
-    /// After a (re)start of the service: every start still open on a host this process drives is handed to
-    /// its agent again as recovered work, and every VM recorded as running here without a domain is
-    /// reconciled to Halted — what xapi's event sync does with xenopsd's state (§6.5, §1.7).
+    /// After a (re)start of the service, from the read models (not the subscription's checkpoint, which may
+    /// have passed work that was never done): every operation still open on a VM of a host this process
+    /// drives is handed to its agent again — a start is finished or undone, an unpause redone — and every
+    /// VM recorded as running here without a domain is reconciled to Halted (§6.5, §1.7).
     /// </summary>
     public async Task ReconcileAsync(CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
         var session = scope.ServiceProvider.GetRequiredService<IQuerySession>();
         var hosts = (await session.Query<Host>().ToListAsync(ct)).ToDictionary(h => h.Id);
-        foreach (var vm in await session.Query<Domain.Vms.Vm>().Where(v => v.ScheduledToBeResidentOn != null || v.ResidentOn != null).ToListAsync(ct))
+        foreach (var vm in await session.Query<Vm>().Where(v => v.ScheduledToBeResidentOn != null || v.ResidentOn != null).ToListAsync(ct))
         {
             var hostId = vm.ScheduledToBeResidentOn ?? vm.ResidentOn!.Value;
             if (!hosts.TryGetValue(hostId, out var host) || HypervisorFor(host) is not { } hypervisor)
@@ -113,16 +152,27 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                 continue;
             }
 
-            var start = vm.CurrentOperations.FirstOrDefault(kv => kv.Value is Domain.Vms.VmOperation.Start or Domain.Vms.VmOperation.StartOn);
-            if (vm.ScheduledToBeResidentOn is not null && start.Key != Guid.Empty)
+            foreach (var (taskId, op) in vm.CurrentOperations)
             {
-                // The request's options (paused or not) are on the reservation event of this task.
-                var scheduled = await session.Events.QueryRawEventDataOnly<Domain.Vms.ScheduledToBeResidentOnSet>()
-                    .Where(e => e.TaskId == start.Key).FirstOrDefaultAsync(ct);
-                Dispatch(new AgentWork.Start(vm.Id, start.Key, hostId, scheduled?.StartPaused ?? false, null, Recovered: true));
+                switch (op)
+                {
+                    case VmOperation.Start or VmOperation.StartOn:
+                        // The request's options (paused or not) are on the reservation event of this task.
+                        var scheduled = await session.Events.QueryRawEventDataOnly<ScheduledToBeResidentOnSet>()
+                            .Where(e => e.TaskId == taskId).FirstOrDefaultAsync(ct);
+                        Dispatch(new AgentWork.Start(vm.Id, taskId, hostId, scheduled?.StartPaused ?? false, null, Recovered: true));
+                        break;
+                    case VmOperation.Unpause:
+                        Dispatch(new AgentWork.Unpause(vm.Id, taskId, null));
+                        break;
+                    default:
+                        log.LogWarning("VM {Vm} has an open {Operation} ({Task}) that no agent sequence owns", vm.Id, op.ToWire(), taskId);
+                        break;
+                }
             }
-            else if (vm.ResidentOn is not null && vm.PowerState is Domain.Vms.VmPowerState.Running or Domain.Vms.VmPowerState.Paused
-                     && vm.CurrentOperations.IsEmpty && hypervisor.FindDomain(vm.Id) is null)
+
+            if (vm.ResidentOn is not null && vm.PowerState is VmPowerState.Running or VmPowerState.Paused
+                && vm.CurrentOperations.IsEmpty && hypervisor.FindDomain(vm.Id) is null)
             {
                 Dispatch(new AgentWork.DomainVanished(vm.Id, hostId));
             }

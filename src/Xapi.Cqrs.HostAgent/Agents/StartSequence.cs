@@ -13,10 +13,11 @@ namespace Xapi.Cqrs.HostAgent.Agents;
 /// <summary>
 /// The member side of VM.start (XAPI.md §6.3): create the domain (with action-request=poweroff), build
 /// it, plug RW VBDs before RO VBDs, VIFs in device order, create the device model, clear the marker,
-/// unpause unless asked for paused — each step an event — then report residency in one transaction and
-/// complete. On any failure: destroy what was built and report StartFailed.
+/// unpause unless asked for paused — each step an event, coalesced into few commits (<see cref="StepBuffer"/>)
+/// — then report residency in one transaction and complete. On any failure: destroy what was built and
+/// report the failure. What each report writes is decided by <see cref="StartReports"/>.
 /// </summary>
-public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session, AgentCommands commands, ILogger log)
+public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session, AgentCommands commands, TimeProvider time, TimeSpan coalesceWindow, ILogger log)
 {
     public async Task RunAsync(AgentWork.Start work, CancellationToken ct)
     {
@@ -29,30 +30,27 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
         var existing = hypervisor.FindDomain(vm.Id);
         if (vm.ResidentOn == work.HostId && existing is { ActionRequest: null })
         {
-            await commands.Send(new StartOnHost.Complete(vm.Id, work.TaskId), ct); // built before a restart, not yet reported
+            await commands.Send(new ReportStart.Complete(vm.Id, work.TaskId, work.HostId), ct); // built before a restart, not yet reported
             return;
         }
 
-        if (work.Recovered)
+        if (work.Recovered && (existing is not null || vm.Step?.TaskId == work.TaskId && vm.Step.Progress > 0.1))
         {
             // Found open after a restart of this agent. A domain still carrying action-request=poweroff was
             // interrupted mid-build: destroy it and fail the start (§6.3). So is a start whose domain is gone.
-            var task = await session.LoadAsync<Domain.Tasks.XapiTask>(work.TaskId, ct);
-            if (existing is not null || task is { Progress: > 0.1 })
-            {
-                await hypervisor.DestroyDomainAsync(vm.Id, CancellationToken.None);
-                await commands.Send(new StartOnHost.Fail(vm.Id, work.TaskId, work.HostId, ErrorCodes.InternalError,
-                    ["the host agent restarted while the domain was being built"]), CancellationToken.None);
-                return;
-            }
+            await hypervisor.DestroyDomainAsync(vm.Id, CancellationToken.None);
+            await commands.Send(new ReportStart.Fail(vm.Id, work.TaskId, work.HostId, ErrorCodes.InternalError,
+                ["the host agent restarted while the domain was being built"], []), CancellationToken.None);
+            return;
         }
 
+        var steps = new StepBuffer(time, coalesceWindow, (done, c) => commands.Send(new ReportStart.Steps(vm.Id, work.TaskId, done), c));
         try
         {
-            var (domid, vbds, vifs) = await BuildAsync(vm, work, ct);
-            await commands.Send(new StartOnHost.BecomeResident(vm.Id, work.TaskId, work.HostId, domid,
-                work.Paused ? VmPowerState.Paused : VmPowerState.Running, vbds, vifs), ct);
-            await commands.Send(new StartOnHost.Complete(vm.Id, work.TaskId), ct);
+            var (domid, vbds, vifs) = await BuildAsync(vm, work, steps, ct);
+            await commands.Send(new ReportStart.Resident(vm.Id, work.TaskId, work.HostId, domid,
+                work.Paused ? VmPowerState.Paused : VmPowerState.Running, vbds, vifs, steps.Take()), ct);
+            await commands.Send(new ReportStart.Complete(vm.Id, work.TaskId, work.HostId), ct);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
@@ -68,26 +66,31 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
             {
                 log.LogError(e, "unexpected failure starting VM {Vm} on host {Host}", vm.Id, work.HostId);
             }
+            else
+            {
+                log.LogDebug("start of VM {Vm} on host {Host} failed: {Code}", vm.Id, work.HostId, code);
+            }
 
-            log.LogInformation("start of VM {Vm} on host {Host} failed: {Code}", vm.Id, work.HostId, code);
             await hypervisor.DestroyDomainAsync(vm.Id, CancellationToken.None);
-            await commands.Send(new StartOnHost.Fail(vm.Id, work.TaskId, work.HostId, code, parameters), CancellationToken.None);
+            await commands.Send(new ReportStart.Fail(vm.Id, work.TaskId, work.HostId, code, parameters, steps.Take()), CancellationToken.None);
         }
     }
 
-    private async Task<(long Domid, Dictionary<Guid, string> Vbds, List<Guid> Vifs)> BuildAsync(Vm vm, AgentWork.Start work, CancellationToken ct)
+    private async Task<(long Domid, Dictionary<Guid, string> Vbds, List<Guid> Vifs)> BuildAsync(Vm vm, AgentWork.Start work, StepBuffer steps, CancellationToken ct)
     {
         var task = work.TaskId;
-        var spec = DomainSpec.FromVm(vm);
-        var domain = await hypervisor.CreateDomainAsync(spec, ct);
-        await Step(vm, task, new DomainCreated(task, work.HostId, domain.Domid, domain.MemoryReserved), 0.2, $"domain {domain.Domid} created", ct);
-
-        var built = await hypervisor.BuildDomainAsync(vm.Id, ct);
-        await Step(vm, task, new DomainBuilt(task, built.Domid, built.Kernel, built.ShadowMib, built.VcpuAffinity, built.VcpuWeight, built.VcpuCap), 0.3, "domain built", ct);
+        var domain = await steps.RunAsync(c => hypervisor.CreateDomainAsync(DomainSpec.FromVm(vm), c),
+            (d, at, ms) => new DomainCreated(task, work.HostId, d.Domid, d.MemoryReserved, at, ms), ct);
+        await steps.RunAsync(c => hypervisor.BuildDomainAsync(vm.Id, c),
+            (b, at, ms) => new DomainBuilt(task, b.Domid, b.Kernel, b.ShadowMib, b.VcpuAffinity, b.VcpuWeight, b.VcpuCap, at, ms), ct);
 
         // §6.2: with a device model every VBD is attached; without, only non-empty ones. RW before RO (§6.3 step 4a).
         var hasQemu = vm.DomainType == DomainType.Hvm;
-        var vbds = (await session.LoadManyAsync<Vbd>(ct, vm.Vbds.Keys))
+        var batch = session.CreateBatchQuery();
+        var vbdQuery = batch.LoadMany<Vbd>().ById(vm.Vbds.Keys.ToArray());
+        var vifQuery = batch.LoadMany<Vif>().ById(vm.Vifs.Keys.ToArray());
+        await batch.Execute(ct);
+        var vbds = (await vbdQuery)
             .Where(v => hasQemu || !v.Empty)
             .OrderBy(v => v.Mode == VbdMode.RW ? 0 : 1)
             .ThenBy(v => DeviceNames.Position(v.Userdevice, controlDomain: true) ?? int.MaxValue)
@@ -95,36 +98,32 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
         var pluggedVbds = new Dictionary<Guid, string>();
         foreach (var vbd in vbds)
         {
-            var plug = await hypervisor.PlugVbdAsync(vm.Id, VbdSpec.FromVbd(vbd), ct);
+            var plug = await steps.RunAsync(c => hypervisor.PlugVbdAsync(vm.Id, VbdSpec.FromVbd(vbd), c),
+                (p, at, ms) => new VbdPlugged(task, vbd.Id, p.Device, vbd.Mode.ToString(), at, ms), ct);
             pluggedVbds[vbd.Id] = plug.Device;
-            await Step(vm, task, new VbdPlugged(task, vbd.Id, plug.Device, vbd.Mode.ToString()), 0.4, $"VBD {plug.Device} plugged", ct);
         }
 
         // §6.3 step 4b: VIFs in device order (guests number NICs by xenstore listing order).
-        var vifs = (await session.LoadManyAsync<Vif>(ct, vm.Vifs.Keys)).OrderBy(v => long.Parse(v.Device, System.Globalization.CultureInfo.InvariantCulture)).ToList();
-        var networks = (await session.LoadManyAsync<Network>(ct, vifs.Select(v => v.NetworkId).Distinct())).ToDictionary(n => n.Id);
+        var vifs = (await vifQuery).OrderBy(v => long.Parse(v.Device, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var networks = vifs.Count == 0 ? [] : (await session.LoadManyAsync<Network>(ct, vifs.Select(v => v.NetworkId).Distinct())).ToDictionary(n => n.Id);
         var pluggedVifs = new List<Guid>();
         foreach (var vif in vifs)
         {
             var bridge = networks.TryGetValue(vif.NetworkId, out var n) ? n.Bridge : "xenbr0";
-            var plug = await hypervisor.PlugVifAsync(vm.Id, VifSpec.FromVif(vif, bridge), ct);
+            await steps.RunAsync(c => hypervisor.PlugVifAsync(vm.Id, VifSpec.FromVif(vif, bridge), c),
+                (p, at, ms) => new VifPlugged(task, vif.Id, p.Device, bridge, vif.Mac, at, ms), ct);
             pluggedVifs.Add(vif.Id);
-            await Step(vm, task, new VifPlugged(task, vif.Id, plug.Device, bridge, vif.Mac), 0.6, $"VIF {vif.Device} plugged", ct);
         }
 
-        var model = await hypervisor.CreateDeviceModelAsync(vm.Id, ct);
-        await Step(vm, task, new DeviceModelCreated(task, model.Domid, model.Kind, model.VncPort, model.EmulatedNics), 0.7, "device model created", ct);
-
-        await hypervisor.ClearActionRequestAsync(vm.Id, ct);
+        await steps.RunAsync(c => hypervisor.CreateDeviceModelAsync(vm.Id, c),
+            (m, at, ms) => new DeviceModelCreated(task, m.Domid, m.Kind, m.VncPort, m.EmulatedNics, at, ms), ct);
+        await steps.RunAsync(c => hypervisor.ClearActionRequestAsync(vm.Id, c), ct);
         if (!work.Paused)
         {
-            await hypervisor.UnpauseAsync(vm.Id, ct);
-            await Step(vm, task, new DomainUnpaused(task, domain.Domid), 0.8, "domain unpaused", ct);
+            await steps.RunAsync(async c => { await hypervisor.UnpauseAsync(vm.Id, c); return domain.Domid; },
+                (domid, at, ms) => new DomainUnpaused(task, domid, at, ms), ct);
         }
 
         return (domain.Domid, pluggedVbds, pluggedVifs);
     }
-
-    private Task Step(Vm vm, Guid task, object e, double progress, string step, CancellationToken ct) =>
-        commands.Send(new StartOnHost.RecordStep(vm.Id, task, e, progress, step), ct);
 }

@@ -1,0 +1,48 @@
+using Marten;
+using Npgsql;
+using Xapi.Cqrs.Domain.Streams;
+
+namespace Xapi.Cqrs.Application.Store;
+
+/// <summary>
+/// Exclusive stream locks, taken before a writer reads the states it decides on, in one fixed order —
+/// VMs, VBDs, VIFs, VDIs, hosts, each kind by id — so two writers never wait on each other in a cycle.
+/// Once a writer holds its locks no other writer can append to those streams, so its expected versions
+/// hold and its commit cannot fail on a race: no rolled-back append, no burnt sequence numbers (gaps).
+/// The locks are row locks on the streams table, held until the session's transaction ends.
+/// </summary>
+public static class StreamLocks
+{
+    public static async Task LockAsync(this IDocumentSession session, CancellationToken ct, params IEnumerable<(StreamKind Kind, IEnumerable<Guid> Ids)> groups)
+    {
+        var ordered = groups
+            .GroupBy(g => g.Kind)
+            .OrderBy(g => g.Key)
+            .Select(g => g.SelectMany(x => x.Ids).Distinct().Order().ToArray())
+            .Where(ids => ids.Length > 0)
+            .ToList();
+        if (ordered.Count == 0)
+        {
+            return;
+        }
+
+        await session.BeginTransactionAsync(ct);
+        var table = $"{session.DocumentStore.Options.Events.DatabaseSchemaName}.mt_streams";
+        await using var batch = new NpgsqlBatch(session.Connection);
+        foreach (var ids in ordered)
+        {
+            var command = new NpgsqlBatchCommand($"select id from {table} where id = any($1) order by id for update");
+            command.Parameters.Add(new NpgsqlParameter { Value = ids });
+            batch.BatchCommands.Add(command);
+        }
+
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        do
+        {
+            while (await reader.ReadAsync(ct))
+            {
+            }
+        }
+        while (await reader.NextResultAsync(ct));
+    }
+}

@@ -1,0 +1,60 @@
+using Marten;
+using MediatR;
+using Xapi.Cqrs.Application.Store;
+using Xapi.Cqrs.Domain;
+using Xapi.Cqrs.Domain.Vms;
+
+namespace Xapi.Cqrs.Application.Vms;
+
+/// <summary>
+/// The host agent's reports of a start (§6.3, §3.1 steps 10–12, §3.2), each decided by
+/// <see cref="StartReports"/>: steps done (committed together), resident, completed, failed and undone.
+/// Each handler locks the streams it writes, loads, decides, appends and saves.
+/// </summary>
+public static class ReportStart
+{
+    /// <summary>Host-side steps that finished within the agent's coalescing window.</summary>
+    public sealed record Steps(Guid VmId, Guid TaskId, IReadOnlyList<IHostStep> Done) : IRequest<Unit>;
+
+    /// <summary>The domain is complete: the remaining steps, then resident_on, power state, residency and devices in one commit.</summary>
+    public sealed record Resident(Guid VmId, Guid TaskId, Guid HostId, long Domid, VmPowerState PowerState,
+        IReadOnlyDictionary<Guid, string> PluggedVbds, IReadOnlyList<Guid> PluggedVifs, IReadOnlyList<IHostStep> Done) : IRequest<Unit>;
+
+    /// <summary>Master-side completion after success (§3.1 steps 10–12).</summary>
+    public sealed record Complete(Guid VmId, Guid TaskId, Guid HostId) : IRequest<Unit>;
+
+    /// <summary>The host side failed and destroyed what it built; undo the master side (§3.2).</summary>
+    public sealed record Fail(Guid VmId, Guid TaskId, Guid HostId, string Code, IReadOnlyList<string> Params, IReadOnlyList<IHostStep> Done) : IRequest<Unit>;
+
+    public sealed class Handler(IDocumentSession session, TimeProvider time) :
+        IRequestHandler<Steps, Unit>, IRequestHandler<Resident, Unit>, IRequestHandler<Complete, Unit>, IRequestHandler<Fail, Unit>
+    {
+        public async Task<Unit> Handle(Steps r, CancellationToken ct)
+        {
+            var vm = await session.WriteAsync<Vm>(r.VmId, ObjectClass.Vm, ct);
+            session.Append(StartReports.Steps(vm.Aggregate!, r.TaskId, r.Done), _ => vm.StartingVersion);
+            await session.SaveChangesAsync(ct);
+            return Unit.Value;
+        }
+
+        public Task<Unit> Handle(Resident r, CancellationToken ct) =>
+            DecideAsync(r.VmId, r.HostId, (d, host) => StartReports.Resident(d, host ?? throw XapiException.HandleInvalid(ObjectClass.Host, r.HostId),
+                r.TaskId, r.Domid, r.PowerState, r.PluggedVbds, r.PluggedVifs, r.Done, time.GetUtcNow()), ct);
+
+        public Task<Unit> Handle(Complete r, CancellationToken ct) =>
+            DecideAsync(r.VmId, r.HostId, (d, host) => host is null ? Domain.Streams.Changes.None
+                : StartReports.Complete(d, host, r.TaskId, Guid.NewGuid(), time.GetUtcNow()), ct);
+
+        public Task<Unit> Handle(Fail r, CancellationToken ct) =>
+            DecideAsync(r.VmId, r.HostId, (d, host) => StartReports.Fail(d, host, r.TaskId, r.Code, r.Params, r.Done, time.GetUtcNow()), ct);
+
+        private async Task<Unit> DecideAsync(Guid vmId, Guid hostId, Func<VmDevices, Domain.Hosts.Host?, Domain.Streams.Changes> decide, CancellationToken ct)
+        {
+            var set = await WriteSet.LoadAsync(session, [vmId], [hostId], ct);
+            var changes = decide(set.DevicesOf(vmId), set.HostOf(hostId));
+            session.Append(changes, set.VersionOf);
+            await session.SaveChangesAsync(ct);
+            return Unit.Value;
+        }
+    }
+}

@@ -1,0 +1,178 @@
+using System.Threading.Channels;
+using Marten;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Xapi.Cqrs.Application.Pipeline;
+using Xapi.Cqrs.Application.Store;
+using Xapi.Cqrs.Domain;
+using Xapi.Cqrs.Domain.Placement;
+using Xapi.Cqrs.Domain.Vms;
+
+namespace Xapi.Cqrs.Application.Vms;
+
+/// <summary>
+/// The pool's one placement loop. Starts are queued; the loop takes every start queued so far, locks the
+/// streams they touch (VMs, devices, VDIs, then every host, in that order), decides them one after the
+/// other with <see cref="StartDecision.Decide"/> — each on the pool view the previous one left — and
+/// commits them all in one transaction (group commit). No placement races another: the host streams'
+/// expected versions stay only as the safety net. A start that cannot be decided within
+/// <see cref="DecideWithin"/> answers TOO_BUSY with nothing written. (Across several service nodes the
+/// holder of the pool's placement lease runs this loop; one node here.)
+/// </summary>
+public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, TimeProvider time, ILogger<StartDecider> log, ILogger<QuietConflictLogger> sessionLog)
+    : BackgroundService
+{
+    public const int MaxBatch = 128;
+    private const int MaxAttempts = 3;
+    public static readonly TimeSpan DecideWithin = TimeSpan.FromSeconds(30);
+
+    private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private long batches;
+    private long decided;
+    private long replans;
+    private long busy;
+
+    /// <summary>Counters since the service started: batches committed, starts decided, batches re-planned after a conflict, starts answered TOO_BUSY.</summary>
+    public IReadOnlyDictionary<string, long> Counters => new Dictionary<string, long>
+    {
+        ["startBatches"] = Interlocked.Read(ref batches),
+        ["startsDecided"] = Interlocked.Read(ref decided),
+        ["startReplans"] = Interlocked.Read(ref replans),
+        ["startsBusy"] = Interlocked.Read(ref busy),
+    };
+
+    /// <summary>Queues a start and waits for its decision: the task and VM version, or the refusal (thrown).</summary>
+    public async Task<StartVm.Started> DecideAsync(StartVm.Command command, EventMetadata caller, CancellationToken ct)
+    {
+        var pending = new Pending(command, caller);
+        if (!queue.Writer.TryWrite(pending))
+        {
+            throw new ServiceBusyException("the placement loop is stopping", TimeSpan.FromSeconds(1));
+        }
+
+        try
+        {
+            return await pending.Decided.Task.WaitAsync(DecideWithin, time, ct);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException && pending.Abandon())
+        {
+            // Not taken by the loop yet: it never will be, so nothing of it is written.
+            Interlocked.Increment(ref busy);
+            throw new ServiceBusyException("the start could not be decided in time", TimeSpan.FromSeconds(1));
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<Pending>(MaxBatch);
+        while (await queue.Reader.WaitToReadAsync(stoppingToken))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && queue.Reader.TryRead(out var next))
+            {
+                if (next.Claim())
+                {
+                    batch.Add(next);
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                await DecideBatchAsync(batch, stoppingToken);
+            }
+        }
+    }
+
+    private async Task DecideBatchAsync(List<Pending> batch, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var outcomes = await CommitAsync(batch, ct);
+                Interlocked.Increment(ref batches);
+                Interlocked.Add(ref decided, batch.Count);
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    outcomes[i].Invoke(batch[i].Decided);
+                }
+
+                return;
+            }
+            catch (Exception e) when (IsRace(e) && attempt < MaxAttempts)
+            {
+                Interlocked.Increment(ref replans);
+                log.LogDebug("start batch of {Count} lost a race ({Reason}); deciding it again", batch.Count, e.Message);
+            }
+            catch (Exception e) when (IsRace(e))
+            {
+                Interlocked.Add(ref busy, batch.Count);
+                batch.ForEach(p => p.Decided.TrySetException(new ServiceBusyException("the start could not be decided", TimeSpan.FromSeconds(1))));
+                return;
+            }
+            catch (Exception e)
+            {
+                log.LogError(e, "a batch of {Count} starts could not be decided; nothing of it was written", batch.Count);
+                batch.ForEach(p => p.Decided.TrySetException(e));
+                return;
+            }
+        }
+    }
+
+    /// <summary>Locks, loads, decides every start of the batch in order and commits them together.</summary>
+    private async Task<List<Action<TaskCompletionSource<StartVm.Started>>>> CommitAsync(List<Pending> batch, CancellationToken ct)
+    {
+        await using var session = ActorSessionFactory.OpenForMany(store, sessionLog);
+        var set = await WriteSet.LoadAsync(session, [.. batch.Select(p => p.Command.VmId).Distinct()], hostIds: null, ct);
+        var pool = PoolView.Of(set.Hosts.Values);
+        var decisions = new List<(Domain.Streams.Changes, EventMetadata?)>(batch.Count);
+        var results = new List<(Guid VmId, StartDecision? Decision, XapiException? Error)>(batch.Count);
+        foreach (var pending in batch)
+        {
+            var c = pending.Command;
+            if (!set.Contains(c.VmId))
+            {
+                results.Add((c.VmId, null, XapiException.HandleInvalid(ObjectClass.Vm, c.VmId)));
+                continue;
+            }
+
+            var request = new StartRequest(Guid.NewGuid(), c.Host, c.Paused, seeds.NextSeed(), pending.Caller.Subject, time.GetUtcNow());
+            var decision = StartDecision.Decide(set.DevicesOf(c.VmId), request, pool);
+            pool = decision.Pool;
+            set.Apply(decision.Changes);
+            decisions.Add((decision.Changes, pending.Caller));
+            results.Add((c.VmId, decision, decision.Refusal));
+        }
+
+        session.Append(decisions, set.VersionOf);
+        await session.SaveChangesAsync(ct);
+
+        var vmVersions = results.Select(r => r.VmId).Distinct()
+            .ToDictionary(id => id, id => (set.VersionOf(id) ?? 0) + decisions.Sum(d => d.Item1.For(id).Count));
+        return [.. results.Select(r => (Action<TaskCompletionSource<StartVm.Started>>)(r.Error is { } error
+            ? done => done.TrySetException(error)
+            : done => done.TrySetResult(new StartVm.Started(r.Decision!.Request.TaskId, vmVersions[r.VmId]))))];
+    }
+
+    /// <summary>Lost to another writer: a version check, a deadlock or a serialization failure. Nothing was written.</summary>
+    private static bool IsRace(Exception e) =>
+        QuietConflictLogger.IsExpectedConflict(e)
+        || e is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure }
+        || e.InnerException is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure };
+
+    private sealed class Pending(StartVm.Command command, EventMetadata caller)
+    {
+        private int state; // 0 queued, 1 taken by the loop, 2 abandoned by its caller
+
+        public StartVm.Command Command { get; } = command;
+
+        public EventMetadata Caller { get; } = caller;
+
+        public TaskCompletionSource<StartVm.Started> Decided { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool Claim() => Interlocked.CompareExchange(ref state, 1, 0) == 0;
+
+        public bool Abandon() => Interlocked.CompareExchange(ref state, 2, 0) == 0;
+    }
+}
