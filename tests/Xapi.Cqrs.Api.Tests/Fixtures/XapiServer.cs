@@ -30,7 +30,17 @@ public class XapiServer : IAsyncLifetime
     /// <summary>Extra command-line style settings for a subclass (e.g. "--Xapi:Seed=42").</summary>
     protected virtual IEnumerable<string> Settings => [];
 
-    public async ValueTask InitializeAsync()
+    public ValueTask InitializeAsync() => StartAsync();
+
+    /// <summary>Stops the service (its agents with work in flight) and starts it again on the same schema and data directory.</summary>
+    public async Task RestartAsync()
+    {
+        await app!.StopAsync(TestContext.Current.CancellationToken);
+        await app.DisposeAsync();
+        await StartAsync();
+    }
+
+    private async ValueTask StartAsync()
     {
         string[] args =
         [

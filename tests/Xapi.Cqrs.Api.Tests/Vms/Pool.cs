@@ -154,6 +154,33 @@ public sealed class Pool
         }
     }
 
+    /// <summary>
+    /// §5.4 on every host of the pool: its resident VMs' dynamic_min + overhead fit in memory_total − memory_overhead,
+    /// memoryFree is exactly what is left, and no VM is resident on two hosts. Then nothing is left marked.
+    /// </summary>
+    public async Task AssertNoOvercommitAsync(string because = "")
+    {
+        var placed = new HashSet<Guid>();
+        foreach (var host in Hosts)
+        {
+            var record = await HostRecordAsync(host);
+            long used = 0;
+            foreach (var vm in record.GetProperty("residentVms").EnumerateArray().Select(v => v.GetGuid()))
+            {
+                placed.Add(vm).ShouldBeTrue($"{because}: VM {vm} resident on two hosts");
+                var vmRecord = await VmRecordAsync(vm);
+                vmRecord.GetProperty("residentOn").GetGuid().ShouldBe(host);
+                used += vmRecord.GetProperty("memoryDynamicMin").GetInt64() + vmRecord.GetProperty("memoryOverhead").GetInt64();
+            }
+
+            var capacity = record.GetProperty("memoryTotal").GetInt64() - record.GetProperty("memoryOverhead").GetInt64();
+            used.ShouldBeLessThanOrEqualTo(capacity, $"{because}: host {HostNames[host]} overcommitted");
+            record.GetProperty("memoryFree").GetInt64().ShouldBe(capacity - used, $"{because}: host {HostNames[host]} memoryFree");
+        }
+
+        await AssertNothingLeftAsync();
+    }
+
     private async Task<Guid> PostAsync(string path, object body)
     {
         var id = await (await client.Post(path, body)).CreatedId();
