@@ -13,6 +13,19 @@ namespace Xapi.Cqrs.Application.Store;
 /// </summary>
 public static class StreamLocks
 {
+    /// <summary>
+    /// A lease held until the session's transaction ends (a PostgreSQL transaction-level advisory lock named
+    /// after <paramref name="name"/> and the schema): of all service nodes on the database, one at a time holds it.
+    /// Take it before any stream lock.
+    /// </summary>
+    public static async Task LeaseAsync(this IDocumentSession session, string name, CancellationToken ct)
+    {
+        await session.BeginTransactionAsync(ct);
+        await using var command = new NpgsqlCommand("select pg_advisory_xact_lock(hashtextextended($1, 0))", session.Connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = $"{session.DocumentStore.Options.Events.DatabaseSchemaName}:{name}" });
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
     public static async Task LockAsync(this IDocumentSession session, CancellationToken ct, params IEnumerable<(StreamKind Kind, IEnumerable<Guid> Ids)> groups)
     {
         var ordered = groups

@@ -17,8 +17,9 @@ namespace Xapi.Cqrs.Application.Vms;
 /// other with <see cref="StartDecision.Decide"/> — each on the pool view the previous one left — and
 /// commits them all in one transaction (group commit). No placement races another: the host streams'
 /// expected versions stay only as the safety net. A start that cannot be decided within
-/// <see cref="DecideWithin"/> answers TOO_BUSY with nothing written. (Across several service nodes the
-/// holder of the pool's placement lease runs this loop; one node here.)
+/// <see cref="DecideWithin"/> answers TOO_BUSY with nothing written. Across several service nodes on one
+/// database, each batch first takes the pool's placement lease (a PostgreSQL advisory lock), so one node
+/// decides at a time.
 /// </summary>
 public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, TimeProvider time, ILogger<StartDecider> log, ILogger<QuietConflictLogger> sessionLog)
     : BackgroundService
@@ -124,6 +125,7 @@ public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, 
     private async Task<List<Action<TaskCompletionSource<StartVm.Started>>>> CommitAsync(List<Pending> batch, CancellationToken ct)
     {
         await using var session = ActorSessionFactory.OpenForMany(store, sessionLog);
+        await session.LeaseAsync("placement", ct); // one decider at a time across service nodes
         var set = await WriteSet.LoadAsync(session, [.. batch.Select(p => p.Command.VmId).Distinct()], hostIds: null, ct);
         var pool = PoolView.Of(set.Hosts.Values);
         var decisions = new List<(Domain.Streams.Changes, EventMetadata?)>(batch.Count);
