@@ -50,6 +50,9 @@ public enum Release
 
     /// <summary>currently_attached on every attached VBD and VIF (§1.7: devices detached).</summary>
     Attachments = 4,
+
+    /// <summary>Every current_operations entry of the VM's VBDs and VIFs, whatever its task (§1.7).</summary>
+    DeviceOperations = 8,
 }
 
 /// <summary>
@@ -84,6 +87,7 @@ public static class DeviceMarks
     {
         var vm = d.Vm;
         var marks = what.HasFlag(Vms.Release.Marks);
+        var all = what.HasFlag(Vms.Release.DeviceOperations);
         if (marks && vm.CurrentOperations.TryGetValue(taskId, out var op))
         {
             changes.Append(StreamKind.Vm, vm.Id, new OperationRemoved(taskId, op.ToWire(), ObjectClass.Vm));
@@ -91,9 +95,9 @@ public static class DeviceMarks
 
         foreach (var vbd in d.Vbds)
         {
-            if (marks && vbd.CurrentOperations.TryGetValue(taskId, out var vop))
+            foreach (var (task, vop) in vbd.CurrentOperations.Where(kv => all || (marks && kv.Key == taskId)).OrderBy(kv => kv.Key))
             {
-                changes.Append(StreamKind.Vbd, vbd.Id, new OperationRemoved(taskId, vop.ToWire(), ObjectClass.Vbd));
+                changes.Append(StreamKind.Vbd, vbd.Id, new OperationRemoved(task, vop.ToWire(), ObjectClass.Vbd));
             }
 
             if (what.HasFlag(Vms.Release.Attachments) && vbd.CurrentlyAttached)
@@ -109,9 +113,9 @@ public static class DeviceMarks
 
         foreach (var vif in d.Vifs)
         {
-            if (marks && vif.CurrentOperations.TryGetValue(taskId, out var fop))
+            foreach (var (task, fop) in vif.CurrentOperations.Where(kv => all || (marks && kv.Key == taskId)).OrderBy(kv => kv.Key))
             {
-                changes.Append(StreamKind.Vif, vif.Id, new OperationRemoved(taskId, fop.ToWire(), ObjectClass.Vif));
+                changes.Append(StreamKind.Vif, vif.Id, new OperationRemoved(task, fop.ToWire(), ObjectClass.Vif));
             }
 
             if (what.HasFlag(Vms.Release.Attachments) && vif.CurrentlyAttached)

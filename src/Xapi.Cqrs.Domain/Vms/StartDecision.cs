@@ -3,6 +3,7 @@ using Xapi.Cqrs.Domain.Hosts;
 using Xapi.Cqrs.Domain.Memory;
 using Xapi.Cqrs.Domain.Operations;
 using Xapi.Cqrs.Domain.Placement;
+using Xapi.Cqrs.Domain.Storage;
 using Xapi.Cqrs.Domain.Streams;
 using Xapi.Cqrs.Domain.Tasks;
 using Xapi.Cqrs.Domain.Vbds;
@@ -57,6 +58,22 @@ public sealed record StartDecision(StartRequest Request, Changes Changes, PoolVi
     {
         var vm = devices.Vm;
         var op = request.Operation;
+
+        // §3.3: start_on looks at the host before it marks the VM (unknown host, control-domain affinity, evacuate).
+        if (request.Host is { } target)
+        {
+            var named = pool.Hosts.GetValueOrDefault(target) ?? throw XapiException.HandleInvalid(ObjectClass.Host, target);
+            if (HostChecks.ControlDomainAffinityError(vm, target) is { } affinity)
+            {
+                throw affinity;
+            }
+
+            if (named.IsEvacuating)
+            {
+                throw new XapiException(ErrorCodes.HostEvacuateInProgress, target.ToString());
+            }
+        }
+
         // §1.4 checks in order (blocked, power state, other operation, template, snapshot, control domain),
         // then this product's own policy, kept from the 2009 code (§6.8).
         VmLifecycle.AssertOperationValid(vm, op);
@@ -70,12 +87,20 @@ public sealed record StartDecision(StartRequest Request, Changes Changes, PoolVi
             throw missing;
         }
 
-        // §2.3: every VBD can take 'attach' (first failure wins) and every VIF (any failure: "Failed to lock all VIFs").
+        // §2.3: every VBD can take 'attach' (first failure wins), marked one after the other: a VDI already held by
+        // an earlier VBD of this start counts for the next. Then every VIF (any failure: "Failed to lock all VIFs").
+        var held = devices.Vdis;
         foreach (var vbd in devices.Vbds)
         {
-            if (VbdRules.CheckAttach(vbd, devices.VdiOf(vbd), vm.Id, vm.IsControlDomain) is { } refused)
+            var vdi = vbd is { Empty: false, VdiId: { } vdiId } ? held.GetValueOrDefault(vdiId) : null;
+            if (VbdRules.CheckAttach(vbd, vdi, vm.Id, vm.IsControlDomain) is { } refused)
             {
                 throw refused;
+            }
+
+            if (vdi is not null)
+            {
+                held = held.SetItem(vdi.Id, vdi.On(new VdiHeld(vbd.Id, vm.Id, vbd.Mode == VbdMode.RW, request.TaskId)));
             }
         }
 

@@ -102,7 +102,8 @@ public static class StartReports
             changes.Merge(MoveToHalted.Decide(d, host, "the start failed after the domain was built"));
         }
 
-        return DeviceMarks.Release(changes, d, host, taskId, Release.Marks | Release.Holds)
+        // Released on the states as they are after the above, so nothing is given back twice.
+        return DeviceMarks.Release(changes, d.Evolve(changes), host is null ? null : changes.For(host.Id).Aggregate(host, (h, e) => h.Evolve(e)), taskId, Release.Marks | Release.Holds)
             .Append(StreamKind.Task, taskId, new TaskFailed([code, .. parameters], now));
     }
 
@@ -111,7 +112,8 @@ public static class StartReports
 
 /// <summary>
 /// The move to Halted (§1.7): power state Halted (which clears resident_on, scheduled_to_be_resident_on and
-/// domid), the VM's memory no longer charged to the host, every VBD and VIF detached, disks released.
+/// domid), the VM's memory no longer charged to the host, every VBD and VIF detached with its
+/// current_operations cleared, disks released.
 /// </summary>
 public static class MoveToHalted
 {
@@ -129,6 +131,6 @@ public static class MoveToHalted
             changes.Append(StreamKind.Host, host.Id, new VmLeftHost(vm.Id));
         }
 
-        return DeviceMarks.Release(changes, d, host, Guid.Empty, Release.Attachments | Release.Holds);
+        return DeviceMarks.Release(changes, d, host, Guid.Empty, Release.Attachments | Release.Holds | Release.DeviceOperations);
     }
 }

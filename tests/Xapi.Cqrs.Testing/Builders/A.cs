@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Xapi.Cqrs.Domain.Hosts;
 using Xapi.Cqrs.Domain.Memory;
+using Xapi.Cqrs.Domain.Placement;
 using Xapi.Cqrs.Domain.Storage;
 using Xapi.Cqrs.Domain.Vbds;
 using Xapi.Cqrs.Domain.Vifs;
@@ -185,4 +186,78 @@ public static class A
             Reserved = reserved,
             CurrentOperations = (currentOperations ?? []).ToImmutableDictionary(_ => Guid.NewGuid(), op => op),
         };
+
+    /// <summary>The fixed "now" of <see cref="Start"/> and the event builders.</summary>
+    public static readonly DateTimeOffset Now = new(2025, 1, 1, 12, 0, 0, TimeSpan.Zero);
+
+    /// <summary>
+    /// A VM.start request (or VM.start_on when <paramref name="host"/> is given): running, not paused,
+    /// seed 1, a fresh task, asked by "test" at <see cref="Now"/>.
+    /// </summary>
+    public static StartRequest Start(Guid? host = null, bool paused = false, int seed = 1, Guid? taskId = null) =>
+        new(taskId ?? Guid.NewGuid(), host, paused, seed, "test", Now);
+
+    /// <summary>The pool view placement decides on, from the hosts as built.</summary>
+    public static PoolView Pool(params Host[] hosts) => PoolView.Of(hosts);
+
+    /// <summary>
+    /// A VM with its devices, linked both ways: every VBD and VIF gets the VM's id, and the VM lists
+    /// them (VBD id → userdevice, VIF id → device) besides any it already had. The VDIs are passed as is.
+    /// </summary>
+    public static VmDevices Devices(Vm vm, IEnumerable<Vbd>? vbds = null, IEnumerable<Vdi>? vdis = null, IEnumerable<Vif>? vifs = null)
+    {
+        var disks = (vbds ?? []).Select(v => v with { VmId = vm.Id }).ToList();
+        var nics = (vifs ?? []).Select(v => v with { VmId = vm.Id }).ToList();
+        var linked = vm with
+        {
+            Vbds = vm.Vbds.SetItems(disks.Select(v => KeyValuePair.Create(v.Id, v.Userdevice))),
+            Vifs = vm.Vifs.SetItems(nics.Select(v => KeyValuePair.Create(v.Id, v.Device))),
+        };
+        return VmDevices.Of(linked, disks, vdis ?? [], nics);
+    }
+
+    // Creation events, for tests that build their states from events (Given(VmCreated, VbdAdded, …)).
+
+    /// <summary>
+    /// VmCreated for a 1 GiB, 1 vCPU VM whose domain type is unspecified (boot policy "BIOS order", so it
+    /// resolves to hvm), with no stored overhead and no BIOS strings: what a start fills in (§3.1 steps 5–7).
+    /// </summary>
+    public static VmCreated VmCreated(
+        Guid? id = null,
+        long? memory = null,
+        long vcpus = 1,
+        DomainType domainType = DomainType.Unspecified,
+        string hvmBootPolicy = "BIOS order",
+        long memoryOverhead = 0,
+        string name = "vm")
+    {
+        var m = memory ?? 1.GiB();
+        return new(id ?? Guid.NewGuid(), name, vcpus, vcpus, m, m, m, m, domainType, hvmBootPolicy, 1.0, "restart", null,
+            false, false, false, false, ImmutableDictionary<string, string>.Empty, "", ImmutableDictionary<string, string>.Empty,
+            ImmutableDictionary<string, string>.Empty, ImmutableDictionary<string, string>.Empty, "", "", memoryOverhead, Now);
+    }
+
+    /// <summary>HostRegistered for an HVM-capable 8 GiB host with 16 CPUs and no host overhead.</summary>
+    public static HostRegistered HostRegistered(
+        Guid? id = null,
+        long? memoryTotal = null,
+        long memoryOverhead = 0,
+        int cpuCount = 16,
+        IEnumerable<Guid>? srs = null,
+        IEnumerable<Guid>? networks = null,
+        string name = "host") =>
+        new(id ?? Guid.NewGuid(), name, "10.0.0.1", memoryTotal ?? 8.GiB(), memoryOverhead, cpuCount, true,
+            [.. networks ?? []], [.. srs ?? []], "simulated", false);
+
+    /// <summary>VdiCreated for a managed, writable, non-sharable 10 GiB disk.</summary>
+    public static VdiCreated VdiCreated(Guid? id = null, Guid? srId = null, bool readOnly = false, bool sharable = false) =>
+        new(id ?? Guid.NewGuid(), srId ?? Guid.NewGuid(), "vdi", 10.GiB(), readOnly, sharable, true);
+
+    /// <summary>VbdCreated for a pluggable disk of <paramref name="vmId"/> on <paramref name="vdiId"/>, RW at position 0.</summary>
+    public static VbdCreated VbdCreated(Guid vmId, Guid vdiId, Guid? id = null, string userdevice = "0", VbdMode mode = VbdMode.RW) =>
+        new(id ?? Guid.NewGuid(), vmId, vdiId, userdevice, mode, VbdType.Disk, true, false, true);
+
+    /// <summary>VifCreated for device "0" of <paramref name="vmId"/> on <paramref name="networkId"/>.</summary>
+    public static VifCreated VifCreated(Guid vmId, Guid networkId, Guid? id = null, string device = "0") =>
+        new(id ?? Guid.NewGuid(), vmId, networkId, device, "02:00:00:00:00:01", false, 1500);
 }
