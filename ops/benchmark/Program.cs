@@ -77,7 +77,7 @@ internal static class Program
         foreach (var mode in new[] { StartMode.Sync, StartMode.Async })
         {
             await using var service = await Service.OpenAsync(options, $"bench_{mode.ToString().ToLowerInvariant()}", http, ct);
-            report.Sections.Add(await Storm.RunAsync(service, mode, sizes, marten, ct));
+            report.Sections.Add(await Storm.RunAsync(service, mode, sizes, marten, options.Url is null ? Path.Combine(options.WorkDir, "pg") : null, ct));
         }
 
         await using (var service = await Service.OpenAsync(options, "bench_idle", http, ct))

@@ -36,6 +36,9 @@ internal sealed class Service : IAsyncDisposable
     /// <summary>Where the child's stdout and stderr go (null with --url).</summary>
     public string? LogPath { get; }
 
+    /// <summary>The service's process id when this run started it.</summary>
+    public int? Pid => process?.Id;
+
     public long? LogBytes() => LogPath is null ? null : new FileInfo(LogPath).Length;
 
     /// <summary>Ends the run if this run's child has died (its answers would be connection errors, not the service's).</summary>

@@ -31,7 +31,7 @@ internal static class Storm
     private static readonly TimeSpan StartDeadline = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan OperationsGrace = TimeSpan.FromSeconds(10);
 
-    public static async Task<Section> RunAsync(Service service, StartMode mode, Sizes sizes, MartenLimit marten, CancellationToken ct)
+    public static async Task<Section> RunAsync(Service service, StartMode mode, Sizes sizes, MartenLimit marten, string? pgDataDir, CancellationToken ct)
     {
         var api = service.Api;
         var section = new Section($"{mode} boot storm: {sizes.Hosts} hosts, {sizes.Vms:N0} VMs, {Clients} clients ({service.Description})");
@@ -46,12 +46,15 @@ internal static class Storm
         var countersBefore = await Counters.ReadAsync(api, ct);
         var seqBefore = service.Events is { } log ? await log.LastSeqAsync(ct) : (long?)null;
         var logBefore = service.LogBytes();
+        var cpu = new CpuMeter(service.Pid, pgDataDir);
+        var cpuBefore = cpu.Read();
 
         var outcomes = new StartOutcome[pool.Vms.Count];
         var started = Stopwatch.GetTimestamp();
         await Parallel.ForAsync(0, pool.Vms.Count, Pool.Concurrency(Clients, ct), async (i, token) =>
             outcomes[i] = await StartAsync(api, pool.Vms[i], mode, token));
         var wall = Stopwatch.GetElapsedTime(started);
+        var cpuAfter = cpu.Read();
         service.EnsureRunning();
         Program.Progress($"{mode} storm: {outcomes.Count(o => o.Started):N0}/{outcomes.Length:N0} started in {wall.TotalSeconds:0.0} s; checking");
 
@@ -87,6 +90,7 @@ internal static class Storm
             Detail = string.Join(", ", failed.GroupBy(o => o.Failure).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} ×{g.Count()}")),
         });
         section.Figures.AddRange(WrittenFigures(written, ok));
+        section.Figures.AddRange(CpuFigures(cpuBefore, cpuAfter, wall, ok));
         section.Figures.AddRange(Counters.Figures(countersBefore, countersAfter));
         section.Figures.AddRange(checks);
         section.Figures.AddRange(LogFigures(service, logBefore, logAfter, ok));
@@ -172,6 +176,23 @@ internal static class Storm
             Target = $"≤ {CommitsPerStartTarget:0}",
             Ok = commits <= CommitsPerStartTarget,
         };
+    }
+
+    /// <summary>CPU per start in the service and in PostgreSQL during the storm phase: where the time goes.</summary>
+    private static IEnumerable<Figure> CpuFigures((double? Service, double? Postgres) before, (double? Service, double? Postgres) after, TimeSpan wall, int started)
+    {
+        if (started == 0)
+        {
+            yield break;
+        }
+
+        var cores = Environment.ProcessorCount * wall.TotalSeconds;
+        foreach (var (name, b, a) in new[] { ("service CPU per start", before.Service, after.Service), ("PostgreSQL CPU per start", before.Postgres, after.Postgres) })
+        {
+            yield return b is { } x && a is { } y
+                ? new Figure(name, (y - x) * 1000 / started, "ms") { Detail = $"{y - x:0.0} CPU-s of {cores:0.0} core-s available during the storm ({(y - x) / cores:P0})" }
+                : new Figure(name, null, "ms") { Detail = "n/a: not this run's process" };
+        }
     }
 
     private static IEnumerable<Figure> LogFigures(Service service, long? before, long? after, int started)

@@ -12,8 +12,8 @@ namespace Xapi.Cqrs.Application.Store;
 /// <summary>
 /// The states one transaction decides on — VMs with their VBDs, VIFs and VDIs, and hosts — loaded under
 /// the locks of every stream it may write (see <see cref="StreamLocks"/>): the VMs first (every writer of a
-/// VM's VBDs and VIFs holds the VM's lock, so its devices are stable once it is held), then the devices,
-/// VDIs and hosts. Decisions taken one after another in the same transaction see each other through
+/// VM's VBDs and VIFs holds the VM's lock, so its devices are stable once it is held), then the VDIs, and
+/// the hosts last. Decisions taken one after another in the same transaction see each other through
 /// <see cref="Apply"/>; the append uses the versions the states were read at.
 /// </summary>
 public sealed class WriteSet
@@ -23,8 +23,10 @@ public sealed class WriteSet
     private readonly Dictionary<Guid, Vif> vifs;
     private readonly Dictionary<Guid, Vdi> vdis;
     private readonly Dictionary<Guid, long> versions = [];
+    private readonly HashSet<Guid> locked = [];
 
-    private WriteSet(IEnumerable<Vm> vms, IEnumerable<Vbd> vbds, IEnumerable<Vif> vifs, IEnumerable<Vdi> vdis, IEnumerable<Host> hosts)
+    private WriteSet(IEnumerable<Vm> vms, IEnumerable<Vbd> vbds, IEnumerable<Vif> vifs, IEnumerable<Vdi> vdis, IEnumerable<Host> hosts,
+        IReadOnlyDictionary<Guid, long>? versions = null, IEnumerable<Guid>? locked = null)
     {
         this.vms = vms.ToDictionary(v => v.Id);
         this.vbds = vbds.ToDictionary(v => v.Id);
@@ -37,40 +39,68 @@ public sealed class WriteSet
                      .Concat(this.vdis.Select(kv => (kv.Key, kv.Value.Version)))
                      .Concat(Hosts.Select(kv => (kv.Key, kv.Value.Version))))
         {
-            versions[id] = version;
+            this.versions[id] = versions?.GetValueOrDefault(id, version) ?? version;
         }
+
+        this.locked.UnionWith(locked ?? []);
     }
 
-    /// <summary>The hosts as loaded (and as changed by <see cref="Apply"/>).</summary>
+    /// <summary>The hosts locked and loaded (and as changed by <see cref="Apply"/>).</summary>
     public Dictionary<Guid, Host> Hosts { get; }
 
     public bool Contains(Guid vmId) => vms.ContainsKey(vmId);
 
     /// <summary>
-    /// Locks and loads <paramref name="vmIds"/> (unknown ids are left out) with their devices, and
-    /// <paramref name="hostIds"/> (null: every host of the pool).
+    /// Locks and loads <paramref name="vmIds"/> (unknown ids are left out) with their devices: the VMs, then the
+    /// VDIs their VBDs use. A VM's VBDs and VIFs are written only under its lock, so they are read, not locked.
+    /// Hosts are locked afterwards, by <see cref="LockHostsAsync"/>, last in the lock order.
     /// </summary>
-    public static async Task<WriteSet> LoadAsync(IDocumentSession session, IReadOnlyCollection<Guid> vmIds, IReadOnlyCollection<Guid>? hostIds, CancellationToken ct)
+    public static async Task<WriteSet> LoadAsync(IDocumentSession session, IReadOnlyCollection<Guid> vmIds, CancellationToken ct)
     {
         await session.LockAsync(ct, (StreamKind.Vm, vmIds));
         var vms = await session.LoadManyAsync<Vm>(ct, vmIds);
         var batch = session.CreateBatchQuery();
         var vbdsQuery = batch.LoadMany<Vbd>().ById(vms.SelectMany(v => v.Vbds.Keys).ToArray());
         var vifsQuery = batch.LoadMany<Vif>().ById(vms.SelectMany(v => v.Vifs.Keys).ToArray());
-        var hostIdsQuery = hostIds is null ? batch.Query<Host>().Select(h => h.Id).ToList() : null;
         await batch.Execute(ct);
         var vbds = await vbdsQuery;
-        var vifs = await vifsQuery;
-        var allHosts = hostIdsQuery is null ? hostIds! : await hostIdsQuery;
         var vdiIds = vbds.Where(v => v is { Empty: false, VdiId: not null }).Select(v => v.VdiId!.Value).Distinct().ToList();
-        await session.LockAsync(ct, (StreamKind.Vbd, vbds.Select(v => v.Id)), (StreamKind.Vif, vifs.Select(v => v.Id)),
-            (StreamKind.Vdi, vdiIds), (StreamKind.Host, allHosts));
-        var second = session.CreateBatchQuery();
-        var vdisQuery = second.LoadMany<Vdi>().ById(vdiIds.ToArray());
-        var hostsQuery = second.LoadMany<Host>().ById(allHosts.ToArray());
-        await second.Execute(ct);
-        return new WriteSet(vms, vbds, vifs, await vdisQuery, await hostsQuery);
+        IReadOnlyList<Vdi> vdis = [];
+        if (vdiIds.Count > 0)
+        {
+            await session.LockAsync(ct, (StreamKind.Vdi, vdiIds));
+            vdis = await session.LoadManyAsync<Vdi>(ct, vdiIds);
+        }
+
+        return new WriteSet(vms, vbds, await vifsQuery, vdis, []);
     }
+
+    /// <summary>
+    /// Locks and loads hosts (after everything else this transaction locks), and returns them; their versions
+    /// become the expected versions of their appends.
+    /// </summary>
+    public async Task<IReadOnlyList<Host>> LockHostsAsync(IDocumentSession session, IEnumerable<Guid> hostIds, CancellationToken ct)
+    {
+        var ids = hostIds.Where(id => !locked.Contains(id)).Distinct().ToArray();
+        if (ids.Length == 0)
+        {
+            return [];
+        }
+
+        await session.LockAsync(ct, (StreamKind.Host, ids));
+        var hosts = await session.LoadManyAsync<Host>(ct, ids);
+        foreach (var host in hosts)
+        {
+            Hosts[host.Id] = host;
+            versions[host.Id] = host.Version;
+            locked.Add(host.Id);
+        }
+
+        return hosts;
+    }
+
+    /// <summary>A copy to decide on, leaving this one as loaded (to decide again from the start).</summary>
+    public WriteSet Fork() => new(vms.Values, vbds.Values, vifs.Values, vdis.Values, Hosts.Values, versions, locked);
 
     /// <summary>One VM's devices as they are now; HANDLE_INVALID for a VM that was not found.</summary>
     public VmDevices DevicesOf(Guid vmId)

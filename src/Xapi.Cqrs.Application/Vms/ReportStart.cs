@@ -16,18 +16,21 @@ public static class ReportStart
     /// <summary>Host-side steps that finished within the agent's coalescing window.</summary>
     public sealed record Steps(Guid VmId, Guid TaskId, IReadOnlyList<IHostStep> Done) : IRequest<Unit>;
 
-    /// <summary>The domain is complete: the remaining steps, then resident_on, power state, residency and devices in one commit.</summary>
-    public sealed record Resident(Guid VmId, Guid TaskId, Guid HostId, long Domid, VmPowerState PowerState,
+    /// <summary>
+    /// The domain is complete: the remaining steps, resident_on, power state, residency and devices, and the
+    /// master-side completion, in one commit.
+    /// </summary>
+    public sealed record Started(Guid VmId, Guid TaskId, Guid HostId, long Domid, VmPowerState PowerState,
         IReadOnlyDictionary<Guid, string> PluggedVbds, IReadOnlyList<Guid> PluggedVifs, IReadOnlyList<IHostStep> Done) : IRequest<Unit>;
 
-    /// <summary>Master-side completion after success (§3.1 steps 10–12).</summary>
+    /// <summary>Master-side completion alone (§3.1 steps 10–12), for a VM found resident but not completed after a restart.</summary>
     public sealed record Complete(Guid VmId, Guid TaskId, Guid HostId) : IRequest<Unit>;
 
     /// <summary>The host side failed and destroyed what it built; undo the master side (§3.2).</summary>
     public sealed record Fail(Guid VmId, Guid TaskId, Guid HostId, string Code, IReadOnlyList<string> Params, IReadOnlyList<IHostStep> Done) : IRequest<Unit>;
 
     public sealed class Handler(IDocumentSession session, TimeProvider time) :
-        IRequestHandler<Steps, Unit>, IRequestHandler<Resident, Unit>, IRequestHandler<Complete, Unit>, IRequestHandler<Fail, Unit>
+        IRequestHandler<Steps, Unit>, IRequestHandler<Started, Unit>, IRequestHandler<Complete, Unit>, IRequestHandler<Fail, Unit>
     {
         public async Task<Unit> Handle(Steps r, CancellationToken ct)
         {
@@ -37,9 +40,9 @@ public static class ReportStart
             return Unit.Value;
         }
 
-        public Task<Unit> Handle(Resident r, CancellationToken ct) =>
-            DecideAsync(r.VmId, r.HostId, (d, host) => StartReports.Resident(d, host ?? throw XapiException.HandleInvalid(ObjectClass.Host, r.HostId),
-                r.TaskId, r.Domid, r.PowerState, r.PluggedVbds, r.PluggedVifs, r.Done, time.GetUtcNow()), ct);
+        public Task<Unit> Handle(Started r, CancellationToken ct) =>
+            DecideAsync(r.VmId, r.HostId, (d, host) => StartReports.Started(d, host ?? throw XapiException.HandleInvalid(ObjectClass.Host, r.HostId),
+                r.TaskId, r.Domid, r.PowerState, r.PluggedVbds, r.PluggedVifs, r.Done, Guid.NewGuid(), time.GetUtcNow()), ct);
 
         public Task<Unit> Handle(Complete r, CancellationToken ct) =>
             DecideAsync(r.VmId, r.HostId, (d, host) => host is null ? Domain.Streams.Changes.None
@@ -50,7 +53,8 @@ public static class ReportStart
 
         private async Task<Unit> DecideAsync(Guid vmId, Guid hostId, Func<VmDevices, Domain.Hosts.Host?, Domain.Streams.Changes> decide, CancellationToken ct)
         {
-            var set = await WriteSet.LoadAsync(session, [vmId], [hostId], ct);
+            var set = await WriteSet.LoadAsync(session, [vmId], ct);
+            await set.LockHostsAsync(session, [hostId], ct);
             var changes = decide(set.DevicesOf(vmId), set.HostOf(hostId));
             session.Append(changes, set.VersionOf);
             await session.SaveChangesAsync(ct);

@@ -34,7 +34,7 @@ public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, 
     private long replans;
     private long busy;
 
-    /// <summary>Counters since the service started: batches committed, starts decided, batches re-planned after a conflict, starts answered TOO_BUSY.</summary>
+    /// <summary>Counters since the service started: batches committed, starts decided, batches decided again (a chosen host had changed, or a race was lost), starts answered TOO_BUSY.</summary>
     public IReadOnlyDictionary<string, long> Counters => new Dictionary<string, long>
     {
         ["startBatches"] = Interlocked.Read(ref batches),
@@ -121,40 +121,65 @@ public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, 
         }
     }
 
-    /// <summary>Locks, loads, decides every start of the batch in order and commits them together.</summary>
+    /// <summary>
+    /// Locks and loads the batch's VMs and their devices, decides every start in order on the pool view, then
+    /// locks the hosts the decisions chose. A chosen host that changed since the view was read (an agent
+    /// reported meanwhile) is read again under its lock and the whole batch decided again on the fresh view,
+    /// before anything is appended; so the commit that follows cannot lose a race. Then commits them together.
+    /// </summary>
     private async Task<List<Action<TaskCompletionSource<StartVm.Started>>>> CommitAsync(List<Pending> batch, CancellationToken ct)
     {
         await using var session = ActorSessionFactory.OpenForMany(store, sessionLog);
         await session.LeaseAsync("placement", ct); // one decider at a time across service nodes
-        var set = await WriteSet.LoadAsync(session, [.. batch.Select(p => p.Command.VmId).Distinct()], hostIds: null, ct);
-        var pool = PoolView.Of(set.Hosts.Values);
-        var decisions = new List<(Domain.Streams.Changes, EventMetadata?)>(batch.Count);
-        var results = new List<(Guid VmId, StartDecision? Decision, XapiException? Error)>(batch.Count);
-        foreach (var pending in batch)
+        var loaded = await WriteSet.LoadAsync(session, [.. batch.Select(p => p.Command.VmId).Distinct()], ct);
+        var view = PoolView.Of(await session.Query<Domain.Hosts.Host>().ToListAsync(ct));
+        var requests = batch.Select(p => new StartRequest(Guid.NewGuid(), p.Command.Host, p.Command.Paused, seeds.NextSeed(), p.Caller.Subject, time.GetUtcNow())).ToList();
+        while (true)
         {
-            var c = pending.Command;
-            if (!set.Contains(c.VmId))
+            var (decisions, results) = DecideAll(batch, requests, loaded.Fork(), view);
+            var chosen = results.Where(r => r.Decision is { Accepted: true }).Select(r => r.Decision!.Placement!.HostId).Distinct().ToList();
+            var fresh = await loaded.LockHostsAsync(session, chosen, ct);
+            var stale = fresh.Where(h => !view.Hosts.TryGetValue(h.Id, out var seen) || seen.Version != h.Version).ToList();
+            if (stale.Count > 0)
             {
-                results.Add((c.VmId, null, XapiException.HandleInvalid(ObjectClass.Vm, c.VmId)));
+                Interlocked.Increment(ref replans);
+                view = PoolView.Of(view.Hosts.Values.Where(h => stale.All(s => s.Id != h.Id)).Concat(stale));
                 continue;
             }
 
-            var request = new StartRequest(Guid.NewGuid(), c.Host, c.Paused, seeds.NextSeed(), pending.Caller.Subject, time.GetUtcNow());
-            var decision = StartDecision.Decide(set.DevicesOf(c.VmId), request, pool);
+            session.Append(decisions, loaded.VersionOf);
+            await session.SaveChangesAsync(ct);
+            var vmVersions = results.Select(r => r.VmId).Distinct()
+                .ToDictionary(id => id, id => (loaded.VersionOf(id) ?? 0) + decisions.Sum(d => d.Item1.For(id).Count));
+            return [.. results.Select(r => (Action<TaskCompletionSource<StartVm.Started>>)(r.Error is { } error
+                ? done => done.TrySetException(error)
+                : done => done.TrySetResult(new StartVm.Started(r.Decision!.Request.TaskId, vmVersions[r.VmId]))))];
+        }
+    }
+
+    /// <summary>Every start of the batch, in order, each on the view and states the previous one left.</summary>
+    private static (List<(Domain.Streams.Changes, EventMetadata?)> Decisions, List<(Guid VmId, StartDecision? Decision, XapiException? Error)> Results)
+        DecideAll(List<Pending> batch, List<StartRequest> requests, WriteSet set, PoolView pool)
+    {
+        var decisions = new List<(Domain.Streams.Changes, EventMetadata?)>(batch.Count);
+        var results = new List<(Guid VmId, StartDecision? Decision, XapiException? Error)>(batch.Count);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var vmId = batch[i].Command.VmId;
+            if (!set.Contains(vmId))
+            {
+                results.Add((vmId, null, XapiException.HandleInvalid(ObjectClass.Vm, vmId)));
+                continue;
+            }
+
+            var decision = StartDecision.Decide(set.DevicesOf(vmId), requests[i], pool);
             pool = decision.Pool;
             set.Apply(decision.Changes);
-            decisions.Add((decision.Changes, pending.Caller));
-            results.Add((c.VmId, decision, decision.Refusal));
+            decisions.Add((decision.Changes, batch[i].Caller));
+            results.Add((vmId, decision, decision.Refusal));
         }
 
-        session.Append(decisions, set.VersionOf);
-        await session.SaveChangesAsync(ct);
-
-        var vmVersions = results.Select(r => r.VmId).Distinct()
-            .ToDictionary(id => id, id => (set.VersionOf(id) ?? 0) + decisions.Sum(d => d.Item1.For(id).Count));
-        return [.. results.Select(r => (Action<TaskCompletionSource<StartVm.Started>>)(r.Error is { } error
-            ? done => done.TrySetException(error)
-            : done => done.TrySetResult(new StartVm.Started(r.Decision!.Request.TaskId, vmVersions[r.VmId]))))];
+        return (decisions, results);
     }
 
     /// <summary>Lost to another writer: a version check, a deadlock or a serialization failure. Nothing was written.</summary>

@@ -16,7 +16,8 @@ public static class VmHalted
     {
         public async Task<Unit> Handle(Command c, CancellationToken ct)
         {
-            var set = await WriteSet.LoadAsync(session, [c.VmId], [c.HostId], ct);
+            var set = await WriteSet.LoadAsync(session, [c.VmId], ct);
+            await set.LockHostsAsync(session, [c.HostId], ct);
             session.Append(MoveToHalted.Decide(set.DevicesOf(c.VmId), set.HostOf(c.HostId), c.Reason), set.VersionOf);
             await session.SaveChangesAsync(ct);
             return Unit.Value;

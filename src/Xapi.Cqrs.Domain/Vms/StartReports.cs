@@ -50,6 +50,19 @@ public static class StartReports
     }
 
     /// <summary>
+    /// The domain is complete and the start is finished, in one commit: <see cref="Resident"/>, then
+    /// <see cref="Complete"/> on the states as residency leaves them.
+    /// </summary>
+    public static Changes Started(VmDevices d, Host host, Guid taskId, long domid, VmPowerState powerState,
+        IReadOnlyDictionary<Guid, string> pluggedVbds, IReadOnlyCollection<Guid> pluggedVifs, IReadOnlyList<IHostStep> steps, Guid messageId, DateTimeOffset now)
+    {
+        var resident = Resident(d, host, taskId, domid, powerState, pluggedVbds, pluggedVifs, steps, now);
+        return resident.IsEmpty
+            ? resident
+            : resident.Merge(Complete(d.Evolve(resident), resident.For(host.Id).Aggregate(host, (h, e) => h.Evolve(e)), taskId, messageId, now));
+    }
+
+    /// <summary>
     /// §3.1 steps 10–12 after success: every mark of the task removed (VM, VBDs, VIFs, host), exactly one
     /// VM_STARTED message (priority 5), the RRD pushed to the host, the task succeeded.
     /// </summary>

@@ -14,7 +14,7 @@ namespace Xapi.Cqrs.HostAgent.Agents;
 /// The member side of VM.start (XAPI.md §6.3): create the domain (with action-request=poweroff), build
 /// it, plug RW VBDs before RO VBDs, VIFs in device order, create the device model, clear the marker,
 /// unpause unless asked for paused — each step an event, coalesced into few commits (<see cref="StepBuffer"/>)
-/// — then report residency in one transaction and complete. On any failure: destroy what was built and
+/// — then report residency and completion in one transaction. On any failure: destroy what was built and
 /// report the failure. What each report writes is decided by <see cref="StartReports"/>.
 /// </summary>
 public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session, AgentCommands commands, TimeProvider time, TimeSpan coalesceWindow, ILogger log)
@@ -48,9 +48,8 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
         try
         {
             var (domid, vbds, vifs) = await BuildAsync(vm, work, steps, ct);
-            await commands.Send(new ReportStart.Resident(vm.Id, work.TaskId, work.HostId, domid,
+            await commands.Send(new ReportStart.Started(vm.Id, work.TaskId, work.HostId, domid,
                 work.Paused ? VmPowerState.Paused : VmPowerState.Running, vbds, vifs, steps.Take()), ct);
-            await commands.Send(new ReportStart.Complete(vm.Id, work.TaskId, work.HostId), ct);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
@@ -79,6 +78,11 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
     private async Task<(long Domid, Dictionary<Guid, string> Vbds, List<Guid> Vifs)> BuildAsync(Vm vm, AgentWork.Start work, StepBuffer steps, CancellationToken ct)
     {
         var task = work.TaskId;
+        var batch = session.CreateBatchQuery();
+        var vbdQuery = batch.LoadMany<Vbd>().ById(vm.Vbds.Keys.ToArray());
+        var vifQuery = batch.LoadMany<Vif>().ById(vm.Vifs.Keys.ToArray());
+        var networkQuery = batch.Query<Network>().ToList();
+        await batch.Execute(ct);
         var domain = await steps.RunAsync(c => hypervisor.CreateDomainAsync(DomainSpec.FromVm(vm), c),
             (d, at, ms) => new DomainCreated(task, work.HostId, d.Domid, d.MemoryReserved, at, ms), ct);
         await steps.RunAsync(c => hypervisor.BuildDomainAsync(vm.Id, c),
@@ -86,10 +90,6 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
 
         // §6.2: with a device model every VBD is attached; without, only non-empty ones. RW before RO (§6.3 step 4a).
         var hasQemu = vm.DomainType == DomainType.Hvm;
-        var batch = session.CreateBatchQuery();
-        var vbdQuery = batch.LoadMany<Vbd>().ById(vm.Vbds.Keys.ToArray());
-        var vifQuery = batch.LoadMany<Vif>().ById(vm.Vifs.Keys.ToArray());
-        await batch.Execute(ct);
         var vbds = (await vbdQuery)
             .Where(v => hasQemu || !v.Empty)
             .OrderBy(v => v.Mode == VbdMode.RW ? 0 : 1)
@@ -105,7 +105,7 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
 
         // §6.3 step 4b: VIFs in device order (guests number NICs by xenstore listing order).
         var vifs = (await vifQuery).OrderBy(v => long.Parse(v.Device, System.Globalization.CultureInfo.InvariantCulture)).ToList();
-        var networks = vifs.Count == 0 ? [] : (await session.LoadManyAsync<Network>(ct, vifs.Select(v => v.NetworkId).Distinct())).ToDictionary(n => n.Id);
+        var networks = (await networkQuery).ToDictionary(n => n.Id);
         var pluggedVifs = new List<Guid>();
         foreach (var vif in vifs)
         {
