@@ -26,8 +26,10 @@ public static class StreamLocks
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    public static async Task LockAsync(this IDocumentSession session, CancellationToken ct, params IEnumerable<(StreamKind Kind, IEnumerable<Guid> Ids)> groups)
+    /// <summary>Locks the streams in the fixed order and returns the version of each (streams that do not exist are absent).</summary>
+    public static async Task<Dictionary<Guid, long>> LockAsync(this IDocumentSession session, CancellationToken ct, params IEnumerable<(StreamKind Kind, IEnumerable<Guid> Ids)> groups)
     {
+        var versions = new Dictionary<Guid, long>();
         var ordered = groups
             .GroupBy(g => g.Kind)
             .OrderBy(g => g.Key)
@@ -36,7 +38,7 @@ public static class StreamLocks
             .ToList();
         if (ordered.Count == 0)
         {
-            return;
+            return versions;
         }
 
         await session.BeginTransactionAsync(ct);
@@ -44,7 +46,7 @@ public static class StreamLocks
         await using var batch = new NpgsqlBatch(session.Connection);
         foreach (var ids in ordered)
         {
-            var command = new NpgsqlBatchCommand($"select id from {table} where id = any($1) order by id for update");
+            var command = new NpgsqlBatchCommand($"select id, version from {table} where id = any($1) order by id for update");
             command.Parameters.Add(new NpgsqlParameter { Value = ids });
             batch.BatchCommands.Add(command);
         }
@@ -54,8 +56,10 @@ public static class StreamLocks
         {
             while (await reader.ReadAsync(ct))
             {
+                versions[reader.GetGuid(0)] = reader.GetInt64(1);
             }
         }
         while (await reader.NextResultAsync(ct));
+        return versions;
     }
 }

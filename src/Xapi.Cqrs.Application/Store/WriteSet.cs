@@ -33,13 +33,9 @@ public sealed class WriteSet
         this.vifs = vifs.ToDictionary(v => v.Id);
         this.vdis = vdis.ToDictionary(v => v.Id);
         Hosts = hosts.ToDictionary(h => h.Id);
-        foreach (var (id, version) in this.vms.Select(kv => (kv.Key, kv.Value.Version))
-                     .Concat(this.vbds.Select(kv => (kv.Key, kv.Value.Version)))
-                     .Concat(this.vifs.Select(kv => (kv.Key, kv.Value.Version)))
-                     .Concat(this.vdis.Select(kv => (kv.Key, kv.Value.Version)))
-                     .Concat(Hosts.Select(kv => (kv.Key, kv.Value.Version))))
+        foreach (var (id, version) in versions ?? new Dictionary<Guid, long>())
         {
-            this.versions[id] = versions?.GetValueOrDefault(id, version) ?? version;
+            this.versions[id] = version;
         }
 
         this.locked.UnionWith(locked ?? []);
@@ -57,7 +53,7 @@ public sealed class WriteSet
     /// </summary>
     public static async Task<WriteSet> LoadAsync(IDocumentSession session, IReadOnlyCollection<Guid> vmIds, CancellationToken ct)
     {
-        await session.LockAsync(ct, (StreamKind.Vm, vmIds));
+        var versions = await session.LockAsync(ct, (StreamKind.Vm, vmIds));
         var vms = await session.LoadManyAsync<Vm>(ct, vmIds);
         var batch = session.CreateBatchQuery();
         var vbdsQuery = batch.LoadMany<Vbd>().ById(vms.SelectMany(v => v.Vbds.Keys).ToArray());
@@ -68,11 +64,16 @@ public sealed class WriteSet
         IReadOnlyList<Vdi> vdis = [];
         if (vdiIds.Count > 0)
         {
-            await session.LockAsync(ct, (StreamKind.Vdi, vdiIds));
+            foreach (var (id, version) in await session.LockAsync(ct, (StreamKind.Vdi, vdiIds)))
+            {
+                versions[id] = version;
+            }
+
             vdis = await session.LoadManyAsync<Vdi>(ct, vdiIds);
         }
 
-        return new WriteSet(vms, vbds, await vifsQuery, vdis, []);
+        // VBD and VIF streams are not locked and get no expected version: every writer of them holds their VM's lock.
+        return new WriteSet(vms, vbds, await vifsQuery, vdis, [], versions);
     }
 
     /// <summary>
@@ -87,12 +88,12 @@ public sealed class WriteSet
             return [];
         }
 
-        await session.LockAsync(ct, (StreamKind.Host, ids));
+        var lockedVersions = await session.LockAsync(ct, (StreamKind.Host, ids));
         var hosts = await session.LoadManyAsync<Host>(ct, ids);
         foreach (var host in hosts)
         {
             Hosts[host.Id] = host;
-            versions[host.Id] = host.Version;
+            versions[host.Id] = lockedVersions[host.Id];
             locked.Add(host.Id);
         }
 
@@ -141,6 +142,6 @@ public sealed class WriteSet
         }
     }
 
-    /// <summary>The version a stream was read at, the expected version of its append (null: not loaded here).</summary>
+    /// <summary>The version a locked stream had when it was locked: the expected version of its append (null: not locked here).</summary>
     public long? VersionOf(Guid id) => versions.TryGetValue(id, out var v) ? v : null;
 }
