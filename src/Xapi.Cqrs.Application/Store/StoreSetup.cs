@@ -38,9 +38,12 @@ public static class StoreSetup
         opts.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
         opts.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);
         opts.Events.StreamIdentity = StreamIdentity.AsGuid;
-        // Rich: read models keep their stream version (the API's version and ?minVersion=). Gap-free because
-        // every contended writer takes its stream locks first (StreamLocks) and so never rolls back an append.
-        opts.Events.AppendMode = EventAppendMode.Rich;
+        // Quick: one append function call per stream (not an insert per event), measured at ~35 % less CPU per
+        // start in the service and in PostgreSQL than Rich. Gap-free because every contended writer takes its
+        // stream locks first (StreamLocks) and so never rolls back an append after drawing sequence numbers;
+        // expected versions come from the locked stream rows. Read models still carry their stream version.
+        opts.Events.AppendMode = EventAppendMode.QuickWithServerTimestamps;
+        opts.Events.UseExclusiveLockOnConcurrentAppends = true;
         opts.Events.UseListenNotifyForEventAppends = true;
         opts.Events.MetadataConfig.CorrelationIdEnabled = true;
         opts.Events.MetadataConfig.CausationIdEnabled = true;
