@@ -27,7 +27,8 @@ public sealed class ActorSessionFactory(IDocumentStore store, CommandContext con
     /// </summary>
     public static IDocumentSession OpenForMany(IDocumentStore store, ILogger<QuietConflictLogger> log)
     {
-        var session = store.LightweightSession();
+        // An identity map: the states a writer loaded are the ones its inline projections evolve, not loaded twice.
+        var session = store.IdentitySession();
         session.Logger = new QuietConflictLogger(session.Logger, log);
         return session;
     }

@@ -13,17 +13,18 @@ public static class ReadModels
     /// The object's read model once its version is at least <paramref name="minVersion"/> (if given),
     /// waiting at most 5 s; after that the latest state is returned as it is. Unknown id: HANDLE_INVALID.
     /// </summary>
-    public static Task<T> LoadAsync<T>(IQuerySession session, Guid id, string objectClass, long? minVersion, Func<T, long> version, TimeProvider time, CancellationToken ct)
+    public static Task<T> LoadAsync<T>(IQuerySession session, Guid id, string objectClass, long? minVersion, Func<T, long> version, TimeProvider time, CancellationToken ct, Task? wake = null)
         where T : class =>
         minVersion is { } min
-            ? WaitForAsync<T>(session, id, objectClass, doc => version(doc) >= min, MaxWait, time, ct)
+            ? WaitForAsync<T>(session, id, objectClass, doc => version(doc) >= min, MaxWait, time, ct, wake)
             : session.GetAsync<T>(id, objectClass, ct);
 
     /// <summary>
-    /// Polls the read model (backing off from 10 ms to 200 ms) until <paramref name="ready"/> holds or the
-    /// timeout passes, then returns the latest state; HANDLE_INVALID if the object never appeared.
+    /// Polls the read model (backing off from 10 ms to 200 ms, or at once when <paramref name="wake"/> completes)
+    /// until <paramref name="ready"/> holds or the timeout passes, then returns the latest state; HANDLE_INVALID if
+    /// the object never appeared.
     /// </summary>
-    public static async Task<T> WaitForAsync<T>(IQuerySession session, Guid id, string objectClass, Func<T, bool> ready, TimeSpan timeout, TimeProvider time, CancellationToken ct)
+    public static async Task<T> WaitForAsync<T>(IQuerySession session, Guid id, string objectClass, Func<T, bool> ready, TimeSpan timeout, TimeProvider time, CancellationToken ct, Task? wake = null)
         where T : class
     {
         var deadline = time.GetUtcNow() + timeout;
@@ -41,7 +42,9 @@ public static class ReadModels
                 return doc ?? throw XapiException.HandleInvalid(objectClass, id);
             }
 
-            await Task.Delay(delay, time, ct);
+            var pause = Task.Delay(delay, time, ct);
+            await (wake is null ? pause : Task.WhenAny(pause, wake));
+            ct.ThrowIfCancellationRequested();
             delay = TimeSpan.FromMilliseconds(Math.Min(MaxPoll.TotalMilliseconds, delay.TotalMilliseconds * 1.5));
         }
     }

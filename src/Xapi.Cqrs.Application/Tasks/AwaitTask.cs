@@ -19,31 +19,24 @@ public static class AwaitTask
     public static async Task<XapiTask> UntilFinishedAsync(IQuerySession session, TaskSignals signals, Guid taskId, TimeProvider time, CancellationToken ct)
     {
         var finished = signals.Finished(taskId);
-        try
+        var deadline = time.GetUtcNow() + Timeout;
+        while (true)
         {
-            var deadline = time.GetUtcNow() + Timeout;
-            while (true)
+            var task = await session.GetAsync<XapiTask>(taskId, ObjectClass.Task, ct);
+            if (task.IsFinished)
             {
-                var task = await session.GetAsync<XapiTask>(taskId, ObjectClass.Task, ct);
-                if (task.IsFinished)
-                {
-                    return task is { Status: Domain.Tasks.TaskStatus.Failure, ErrorInfo.Length: > 0 }
-                        ? throw new XapiException(task.ErrorInfo[0], [.. task.ErrorInfo.Skip(1)])
-                        : task;
-                }
-
-                if (time.GetUtcNow() >= deadline)
-                {
-                    throw new TimeoutException($"task {taskId} did not finish within {Timeout}");
-                }
-
-                await Task.WhenAny(finished, Task.Delay(Recheck, time, ct));
-                ct.ThrowIfCancellationRequested();
+                return task is { Status: Domain.Tasks.TaskStatus.Failure, ErrorInfo.Length: > 0 }
+                    ? throw new XapiException(task.ErrorInfo[0], [.. task.ErrorInfo.Skip(1)])
+                    : task;
             }
-        }
-        finally
-        {
-            signals.Forget(taskId);
+
+            if (time.GetUtcNow() >= deadline)
+            {
+                throw new TimeoutException($"task {taskId} did not finish within {Timeout}");
+            }
+
+            await Task.WhenAny(finished, Task.Delay(Recheck, time, ct));
+            ct.ThrowIfCancellationRequested();
         }
     }
 }

@@ -24,11 +24,14 @@ public static class GetTask
 {
     public sealed record Query(Guid Id, long? MinVersion = null) : IRequest<TaskView>;
 
-    public sealed class Handler(IQuerySession session, TimeProvider time) : IRequestHandler<Query, TaskView>
+    public sealed class Handler(IQuerySession session, TaskSignals signals, TimeProvider time) : IRequestHandler<Query, TaskView>
     {
         public async Task<TaskView> Handle(Query request, CancellationToken cancellationToken)
         {
-            var task = await ReadModels.LoadAsync<XapiTask>(session, request.Id, ObjectClass.Task, request.MinVersion, t => t.Version, time, cancellationToken);
+            // ?minVersion= waits; a task finished by this process wakes the wait at once.
+            var wake = request.MinVersion is null ? null : signals.Finished(request.Id);
+            var task = await ReadModels.LoadAsync<XapiTask>(session, request.Id, ObjectClass.Task, request.MinVersion, t => t.Version, time, cancellationToken, wake);
+
             var step = !task.IsFinished && task.ObjectClass == ObjectClass.Vm && await session.LoadAsync<Vm>(task.ObjectId, cancellationToken) is { Step: { } s } && s.TaskId == task.Id
                 ? s
                 : null;

@@ -13,12 +13,12 @@ public sealed class TaskSignals : ICommitObserver
 {
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource> waiting = new();
 
-    /// <summary>Completes when a commit of this process finishes the task (register before reading its state).</summary>
+    /// <summary>
+    /// Completes when a commit of this process finishes the task (register before reading its state). Every waiter
+    /// of a task shares one signal, removed when the task finishes.
+    /// </summary>
     public Task Finished(Guid taskId) =>
         waiting.GetOrAdd(taskId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-
-    /// <summary>Stop waiting (the caller gave up or saw the task finished).</summary>
-    public void Forget(Guid taskId) => waiting.TryRemove(taskId, out _);
 
     public void OnCommitted(IReadOnlyList<IEvent> events)
     {

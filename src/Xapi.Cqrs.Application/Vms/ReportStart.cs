@@ -23,14 +23,20 @@ public static class ReportStart
     public sealed record Started(Guid VmId, Guid TaskId, Guid HostId, long Domid, VmPowerState PowerState,
         IReadOnlyDictionary<Guid, string> PluggedVbds, IReadOnlyList<Guid> PluggedVifs, IReadOnlyList<IHostStep> Done) : IRequest<Unit>;
 
+    /// <summary>
+    /// Several <see cref="Started"/> reports of one host, committed together (the agent's group commit): one
+    /// transaction, one lock of the host, each report stamped with its own caller and correlation id.
+    /// </summary>
+    public sealed record StartedMany(Guid HostId, IReadOnlyList<(Started Report, EventMetadata Caller)> Reports) : IRequest<Unit>;
+
     /// <summary>Master-side completion alone (§3.1 steps 10–12), for a VM found resident but not completed after a restart.</summary>
     public sealed record Complete(Guid VmId, Guid TaskId, Guid HostId) : IRequest<Unit>;
 
     /// <summary>The host side failed and destroyed what it built; undo the master side (§3.2).</summary>
     public sealed record Fail(Guid VmId, Guid TaskId, Guid HostId, string Code, IReadOnlyList<string> Params, IReadOnlyList<IHostStep> Done) : IRequest<Unit>;
 
-    public sealed class Handler(IDocumentSession session, TimeProvider time) :
-        IRequestHandler<Steps, Unit>, IRequestHandler<Started, Unit>, IRequestHandler<Complete, Unit>, IRequestHandler<Fail, Unit>
+    public sealed class Handler(IDocumentSession session, IDocumentStore store, Microsoft.Extensions.Logging.ILogger<QuietConflictLogger> sessionLog, TimeProvider time) :
+        IRequestHandler<Steps, Unit>, IRequestHandler<Started, Unit>, IRequestHandler<StartedMany, Unit>, IRequestHandler<Complete, Unit>, IRequestHandler<Fail, Unit>
     {
         public async Task<Unit> Handle(Steps r, CancellationToken ct)
         {
@@ -40,9 +46,29 @@ public static class ReportStart
             return Unit.Value;
         }
 
-        public Task<Unit> Handle(Started r, CancellationToken ct) =>
-            DecideAsync(r.VmId, r.HostId, (d, host) => StartReports.Started(d, host ?? throw XapiException.HandleInvalid(ObjectClass.Host, r.HostId),
-                r.TaskId, r.Domid, r.PowerState, r.PluggedVbds, r.PluggedVifs, r.Done, Guid.NewGuid(), time.GetUtcNow()), ct);
+        public Task<Unit> Handle(Started r, CancellationToken ct) => DecideAsync(r.VmId, r.HostId, (d, host) => Decide(d, host, r), ct);
+
+        private Domain.Streams.Changes Decide(VmDevices d, Domain.Hosts.Host? host, Started r) =>
+            StartReports.Started(d, host ?? throw XapiException.HandleInvalid(ObjectClass.Host, r.HostId),
+                r.TaskId, r.Domid, r.PowerState, r.PluggedVbds, r.PluggedVifs, r.Done, Guid.NewGuid(), time.GetUtcNow());
+
+        public async Task<Unit> Handle(StartedMany r, CancellationToken ct)
+        {
+            await using var many = ActorSessionFactory.OpenForMany(store, sessionLog);
+            var set = await WriteSet.LoadAsync(many, [.. r.Reports.Select(x => x.Report.VmId).Distinct()], ct);
+            await set.LockHostsAsync(many, [r.HostId], ct);
+            var decisions = new List<(Domain.Streams.Changes, EventMetadata?)>(r.Reports.Count);
+            foreach (var (report, caller) in r.Reports)
+            {
+                var changes = Decide(set.DevicesOf(report.VmId), set.HostOf(r.HostId), report);
+                set.Apply(changes);
+                decisions.Add((changes, caller));
+            }
+
+            many.Append(decisions, set.VersionOf);
+            await many.SaveChangesAsync(ct);
+            return Unit.Value;
+        }
 
         public Task<Unit> Handle(Complete r, CancellationToken ct) =>
             DecideAsync(r.VmId, r.HostId, (d, host) => host is null ? Domain.Streams.Changes.None

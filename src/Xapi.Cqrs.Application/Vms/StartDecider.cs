@@ -132,7 +132,10 @@ public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, 
         await using var session = ActorSessionFactory.OpenForMany(store, sessionLog);
         await session.LeaseAsync("placement", ct); // one decider at a time across service nodes
         var loaded = await WriteSet.LoadAsync(session, [.. batch.Select(p => p.Command.VmId).Distinct()], ct);
-        var view = PoolView.Of(await session.Query<Domain.Hosts.Host>().ToListAsync(ct));
+        // The view is read apart from the writing session (whose identity map would otherwise keep these
+        // unlocked copies), so the hosts locked below are read again from the database.
+        await using var reader = store.QuerySession();
+        var view = PoolView.Of(await reader.Query<Domain.Hosts.Host>().ToListAsync(ct));
         var requests = batch.Select(p => new StartRequest(Guid.NewGuid(), p.Command.Host, p.Command.Paused, seeds.NextSeed(), p.Caller.Subject, time.GetUtcNow())).ToList();
         while (true)
         {

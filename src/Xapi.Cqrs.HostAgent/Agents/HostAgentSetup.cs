@@ -11,6 +11,7 @@ public static class HostAgentSetup
     {
         services.AddSingleton(settings);
         services.AddSingleton<HypervisorRegistry>();
+        services.AddSingleton<ReportBatcher>();
         services.AddSingleton<LocalAgents>();
         services.AddSingleton<Application.Store.ICommitObserver>(sp => sp.GetRequiredService<LocalAgents>());
         services.AddHostedService(sp => sp.GetRequiredService<LocalAgents>());

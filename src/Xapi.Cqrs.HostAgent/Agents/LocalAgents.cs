@@ -28,7 +28,7 @@ public sealed record AgentSettings(TimeSpan CoalesceWindow)
 /// every sequence first checks that its operation is still open. Work for a VM is serialised per VM
 /// (xenopsd's per-VM queue) and runs in parallel across VMs.
 /// </summary>
-public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry registry, AgentSettings settings, TimeProvider time,
+public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry registry, ReportBatcher reports, AgentSettings settings, TimeProvider time,
     IHostApplicationLifetime lifetime, ILogger<LocalAgents> log) : IHostedService, ICommitObserver
 {
     private readonly ConcurrentDictionary<Guid, Task> running = new();
@@ -91,7 +91,7 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                         return; // not a host this process drives
                     }
 
-                    await new StartSequence(hypervisor, session, As($"host-agent:{host.NameLabel}"), time, settings.CoalesceWindow, log)
+                    await new StartSequence(hypervisor, session, As($"host-agent:{host.NameLabel}"), reports, time, settings.CoalesceWindow, log)
                         .RunAsync(start, stopping.Token);
                     break;
                 case AgentWork.Unpause unpause:
@@ -183,5 +183,6 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
     {
         await stopping.CancelAsync();
         await Task.WhenAll(running.Values).WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+        reports.Complete();
     }
 }

@@ -14,10 +14,11 @@ namespace Xapi.Cqrs.HostAgent.Agents;
 /// The member side of VM.start (XAPI.md §6.3): create the domain (with action-request=poweroff), build
 /// it, plug RW VBDs before RO VBDs, VIFs in device order, create the device model, clear the marker,
 /// unpause unless asked for paused — each step an event, coalesced into few commits (<see cref="StepBuffer"/>)
-/// — then report residency and completion in one transaction. On any failure: destroy what was built and
+/// — then report residency and completion in one transaction, shared with the other VMs of the host that
+/// finish at the same time (<see cref="ReportBatcher"/>). On any failure: destroy what was built and
 /// report the failure. What each report writes is decided by <see cref="StartReports"/>.
 /// </summary>
-public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session, AgentCommands commands, TimeProvider time, TimeSpan coalesceWindow, ILogger log)
+public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session, AgentCommands commands, ReportBatcher reports, TimeProvider time, TimeSpan coalesceWindow, ILogger log)
 {
     public async Task RunAsync(AgentWork.Start work, CancellationToken ct)
     {
@@ -48,8 +49,8 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
         try
         {
             var (domid, vbds, vifs) = await BuildAsync(vm, work, steps, ct);
-            await commands.Send(new ReportStart.Started(vm.Id, work.TaskId, work.HostId, domid,
-                work.Paused ? VmPowerState.Paused : VmPowerState.Running, vbds, vifs, steps.Take()), ct);
+            await reports.SubmitAsync(new ReportStart.Started(vm.Id, work.TaskId, work.HostId, domid,
+                work.Paused ? VmPowerState.Paused : VmPowerState.Running, vbds, vifs, steps.Take()), commands.Caller, ct);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
