@@ -10,15 +10,17 @@ public sealed record EventMetadata(string Subject, string CorrelationId, string?
 /// <summary>Appends what decisions returned: each stream once per commit, existing ones at the version they were read at.</summary>
 public static class ChangesWriter
 {
-    /// <summary>Queues every stream of <paramref name="changes"/>; <paramref name="versionOf"/> gives each existing stream's expected version (null: none).</summary>
-    public static void Append(this IDocumentSession session, Changes changes, Func<Guid, long?> versionOf) =>
-        session.Append([(changes, null)], versionOf);
+    /// <summary>Queues every stream of <paramref name="changes"/>; <paramref name="versionOf"/> gives each locked stream's version.</summary>
+    public static Task AppendAsync(this IDocumentSession session, Changes changes, Func<Guid, long?> versionOf, CancellationToken ct) =>
+        session.AppendAsync([(changes, null)], versionOf, ct);
 
     /// <summary>
-    /// Queues the changes of several decisions, in order, as one append per stream. Events of a decision with
-    /// <see cref="EventMetadata"/> carry its caller and correlation id instead of the session's.
+    /// Queues the changes of several decisions, in order, as one append per stream, each at the version it
+    /// extends. <paramref name="versionOf"/> gives the versions of the streams the caller locked; task streams
+    /// (last in the lock order) are locked here. Events of a decision with <see cref="EventMetadata"/> carry its
+    /// caller and correlation id instead of the session's.
     /// </summary>
-    public static void Append(this IDocumentSession session, IReadOnlyList<(Changes Changes, EventMetadata? Metadata)> decisions, Func<Guid, long?> versionOf)
+    public static async Task AppendAsync(this IDocumentSession session, IReadOnlyList<(Changes Changes, EventMetadata? Metadata)> decisions, Func<Guid, long?> versionOf, CancellationToken ct)
     {
         var order = new List<Guid>();
         var streams = new Dictionary<Guid, (StreamKind Kind, bool IsNew, List<(object Event, EventMetadata? Metadata)> Events)>();
@@ -37,6 +39,13 @@ public static class ChangesWriter
             }
         }
 
+        var unlocked = order.Where(id => !streams[id].IsNew && versionOf(id) is null).ToList();
+        if (unlocked.FirstOrDefault(id => streams[id].Kind != StreamKind.Task) is var stray && stray != Guid.Empty)
+        {
+            throw new InvalidOperationException($"{streams[stray].Kind} stream {stray} is written without having been locked");
+        }
+
+        var tasks = unlocked.Count == 0 ? [] : await session.LockAsync(ct, (StreamKind.Task, unlocked));
         foreach (var id in order)
         {
             var (kind, isNew, events) = streams[id];
@@ -47,9 +56,9 @@ public static class ChangesWriter
                 (true, _) => session.Events.StartStream(id, data),
                 _ => session.Events.Append(id, data),
             };
-            if (!isNew && versionOf(id) is { } version)
+            if (!isNew)
             {
-                action.ExpectedVersionOnServer = version;
+                action.ExpectedVersionOnServer = versionOf(id) ?? tasks[id];
             }
 
             for (var i = 0; i < events.Count; i++)

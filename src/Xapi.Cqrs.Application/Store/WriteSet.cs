@@ -47,9 +47,8 @@ public sealed class WriteSet
     public bool Contains(Guid vmId) => vms.ContainsKey(vmId);
 
     /// <summary>
-    /// Locks and loads <paramref name="vmIds"/> (unknown ids are left out) with their devices: the VMs, then the
-    /// VDIs their VBDs use. A VM's VBDs and VIFs are written only under its lock, so they are read, not locked.
-    /// Hosts are locked afterwards, by <see cref="LockHostsAsync"/>, last in the lock order.
+    /// Locks and loads <paramref name="vmIds"/> (unknown ids are left out) with their devices: the VMs, then their
+    /// VBDs, VIFs and the VDIs their VBDs use. Hosts are locked afterwards, by <see cref="LockHostsAsync"/>.
     /// </summary>
     public static async Task<WriteSet> LoadAsync(IDocumentSession session, IReadOnlyCollection<Guid> vmIds, CancellationToken ct)
     {
@@ -60,20 +59,18 @@ public sealed class WriteSet
         var vifsQuery = batch.LoadMany<Vif>().ById(vms.SelectMany(v => v.Vifs.Keys).ToArray());
         await batch.Execute(ct);
         var vbds = await vbdsQuery;
+        var vifs = await vifsQuery;
         var vdiIds = vbds.Where(v => v is { Empty: false, VdiId: not null }).Select(v => v.VdiId!.Value).Distinct().ToList();
-        IReadOnlyList<Vdi> vdis = [];
-        if (vdiIds.Count > 0)
-        {
-            foreach (var (id, version) in await session.LockAsync(ct, (StreamKind.Vdi, vdiIds)))
-            {
-                versions[id] = version;
-            }
 
-            vdis = await session.LoadManyAsync<Vdi>(ct, vdiIds);
+        // Every stream that may be written is locked, so each append knows the version it extends (Quick append
+        // mode needs it to number the events, and it is the safety net).
+        foreach (var (id, version) in await session.LockAsync(ct, (StreamKind.Vbd, vbds.Select(v => v.Id)), (StreamKind.Vif, vifs.Select(v => v.Id)), (StreamKind.Vdi, vdiIds)))
+        {
+            versions[id] = version;
         }
 
-        // VBD and VIF streams are not locked and get no expected version: every writer of them holds their VM's lock.
-        return new WriteSet(vms, vbds, await vifsQuery, vdis, [], versions);
+        var vdis = vdiIds.Count == 0 ? [] : await session.LoadManyAsync<Vdi>(ct, vdiIds);
+        return new WriteSet(vms, vbds, vifs, vdis, [], versions);
     }
 
     /// <summary>

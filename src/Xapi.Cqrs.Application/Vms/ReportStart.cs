@@ -41,7 +41,7 @@ public static class ReportStart
         public async Task<Unit> Handle(Steps r, CancellationToken ct)
         {
             var vm = await session.WriteAsync<Vm>(r.VmId, ObjectClass.Vm, ct);
-            session.Append(StartReports.Steps(vm.Aggregate!, r.TaskId, r.Done), _ => vm.StartingVersion);
+            await session.AppendAsync(StartReports.Steps(vm.Aggregate!, r.TaskId, r.Done), _ => vm.StartingVersion, ct);
             await session.SaveChangesAsync(ct);
             return Unit.Value;
         }
@@ -65,7 +65,7 @@ public static class ReportStart
                 decisions.Add((changes, caller));
             }
 
-            many.Append(decisions, set.VersionOf);
+            await many.AppendAsync(decisions, set.VersionOf, ct);
             await many.SaveChangesAsync(ct);
             return Unit.Value;
         }
@@ -82,7 +82,7 @@ public static class ReportStart
             var set = await WriteSet.LoadAsync(session, [vmId], ct);
             await set.LockHostsAsync(session, [hostId], ct);
             var changes = decide(set.DevicesOf(vmId), set.HostOf(hostId));
-            session.Append(changes, set.VersionOf);
+            await session.AppendAsync(changes, set.VersionOf, ct);
             await session.SaveChangesAsync(ct);
             return Unit.Value;
         }

@@ -150,7 +150,7 @@ public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, 
                 continue;
             }
 
-            session.Append(decisions, loaded.VersionOf);
+            await session.AppendAsync(decisions, loaded.VersionOf, ct);
             await session.SaveChangesAsync(ct);
             var vmVersions = results.Select(r => r.VmId).Distinct()
                 .ToDictionary(id => id, id => (loaded.VersionOf(id) ?? 0) + decisions.Sum(d => d.Item1.For(id).Count));

@@ -43,7 +43,7 @@ public static class UnpauseVm
                 new DomainUnpaused(d.TaskId, d.Domid),
                 new PowerStateChanged(VmPowerState.Running, "domain unpaused"),
                 new OperationRemoved(d.TaskId, VmOperation.Unpause.ToWire(), ObjectClass.Vm));
-            session.Events.Append(d.TaskId, new TaskSucceeded(null, time.GetUtcNow()));
+            (await session.WriteAsync<XapiTask>(d.TaskId, ObjectClass.Task, ct)).AppendOne(new TaskSucceeded(null, time.GetUtcNow()));
             await session.SaveChangesAsync(ct);
             return Unit.Value;
         }
@@ -52,7 +52,7 @@ public static class UnpauseVm
         {
             var vm = await session.WriteAsync<Vm>(f.VmId, ObjectClass.Vm, ct);
             vm.AppendOne(new OperationRemoved(f.TaskId, VmOperation.Unpause.ToWire(), ObjectClass.Vm));
-            session.Events.Append(f.TaskId, new TaskFailed([f.Code, .. f.Params], time.GetUtcNow()));
+            (await session.WriteAsync<XapiTask>(f.TaskId, ObjectClass.Task, ct)).AppendOne(new TaskFailed([f.Code, .. f.Params], time.GetUtcNow()));
             await session.SaveChangesAsync(ct);
             return Unit.Value;
         }

@@ -18,7 +18,7 @@ public static class VmHalted
         {
             var set = await WriteSet.LoadAsync(session, [c.VmId], ct);
             await set.LockHostsAsync(session, [c.HostId], ct);
-            session.Append(MoveToHalted.Decide(set.DevicesOf(c.VmId), set.HostOf(c.HostId), c.Reason), set.VersionOf);
+            await session.AppendAsync(MoveToHalted.Decide(set.DevicesOf(c.VmId), set.HostOf(c.HostId), c.Reason), set.VersionOf, ct);
             await session.SaveChangesAsync(ct);
             return Unit.Value;
         }

@@ -11,6 +11,35 @@ public sealed class StartTests(XapiServer server) : IClassFixture<XapiServer>
     private readonly CancellationToken ct = TestContext.Current.CancellationToken;
 
     [Fact]
+    public async Task Bug_read_models_lose_their_stream_version_after_a_start()
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        await pool.HostAsync(memoryTotal: 16 * Pool.GiB);
+        var vm = await pool.VmAsync(new VmSpec { Vifs = 2 });
+        (await client.PostAsJsonAsync($"/api/vms/{vm.Id}/start", new { }, ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        // Every stream the start wrote: its read model's version is the stream's last event version.
+        var history = (await pool.GetAsync($"/api/vms/{vm.Id}/history")).EnumerateArray().ToList();
+        var last = history.GroupBy(e => e.GetProperty("stream").GetGuid()).ToDictionary(g => g.Key, g => g.Max(e => e.GetProperty("version").GetInt64()));
+        var task = history.Single(e => e.GetProperty("type").GetString() == "task_created").GetProperty("stream").GetGuid();
+        (await pool.GetAsync($"/api/tasks/{task}")).GetProperty("version").GetInt64().ShouldBe(2, "created and succeeded");
+        (await pool.VmRecordAsync(vm.Id)).GetProperty("version").GetInt64().ShouldBe(last[vm.Id]);
+        foreach (var vbd in vm.Vbds)
+        {
+            (await pool.GetAsync($"/api/vbds/{vbd}")).GetProperty("version").GetInt64().ShouldBe(last[vbd], $"VBD {vbd}");
+        }
+
+        foreach (var vif in vm.Vifs)
+        {
+            (await pool.GetAsync($"/api/vifs/{vif}")).GetProperty("version").GetInt64().ShouldBe(last[vif], $"VIF {vif}");
+        }
+
+        // And ?minVersion= of a finished task answers at once.
+        (await pool.GetAsync($"/api/tasks/{task}?minVersion=2")).GetProperty("status").GetString().ShouldBe("success");
+    }
+
+    [Fact]
     public async Task Sync_start_runs_the_vm_and_accounts_for_everything()
     {
         using var client = server.Client();
