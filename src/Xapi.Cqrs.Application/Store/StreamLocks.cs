@@ -13,21 +13,16 @@ namespace Xapi.Cqrs.Application.Store;
 /// </summary>
 public static class StreamLocks
 {
-    /// <summary>
-    /// A lease held until the session's transaction ends (a PostgreSQL transaction-level advisory lock named
-    /// after <paramref name="name"/> and the schema): of all service nodes on the database, one at a time holds it.
-    /// Take it before any stream lock.
-    /// </summary>
-    public static async Task LeaseAsync(this IDocumentSession session, string name, CancellationToken ct)
-    {
-        await session.BeginTransactionAsync(ct);
-        await using var command = new NpgsqlCommand("select pg_advisory_xact_lock(hashtextextended($1, 0))", session.Connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = $"{session.DocumentStore.Options.Events.DatabaseSchemaName}:{name}" });
-        await command.ExecuteNonQueryAsync(ct);
-    }
-
     /// <summary>Locks the streams in the fixed order and returns the version of each (streams that do not exist are absent).</summary>
-    public static async Task<Dictionary<Guid, long>> LockAsync(this IDocumentSession session, CancellationToken ct, params IEnumerable<(StreamKind Kind, IEnumerable<Guid> Ids)> groups)
+    public static Task<Dictionary<Guid, long>> LockAsync(this IDocumentSession session, CancellationToken ct, params IEnumerable<(StreamKind Kind, IEnumerable<Guid> Ids)> groups) =>
+        session.LockAsync(lease: null, ct, groups);
+
+    /// <summary>
+    /// The same, first taking <paramref name="lease"/> when given: a lease held until the session's transaction
+    /// ends (a PostgreSQL transaction-level advisory lock named after it and the schema), so that of all service
+    /// nodes on the database one at a time holds it. All in one round trip.
+    /// </summary>
+    public static async Task<Dictionary<Guid, long>> LockAsync(this IDocumentSession session, string? lease, CancellationToken ct, params IEnumerable<(StreamKind Kind, IEnumerable<Guid> Ids)> groups)
     {
         var versions = new Dictionary<Guid, long>();
         var ordered = groups
@@ -36,17 +31,24 @@ public static class StreamLocks
             .Select(g => g.SelectMany(x => x.Ids).Distinct().Order().ToArray())
             .Where(ids => ids.Length > 0)
             .ToList();
-        if (ordered.Count == 0)
+        if (ordered.Count == 0 && lease is null)
         {
             return versions;
         }
 
         await session.BeginTransactionAsync(ct);
-        var table = $"{session.DocumentStore.Options.Events.DatabaseSchemaName}.mt_streams";
+        var schema = session.DocumentStore.Options.Events.DatabaseSchemaName;
         await using var batch = new NpgsqlBatch(session.Connection);
+        if (lease is not null)
+        {
+            var command = new NpgsqlBatchCommand("select pg_advisory_xact_lock(hashtextextended($1, 0))");
+            command.Parameters.Add(new NpgsqlParameter { Value = $"{schema}:{lease}" });
+            batch.BatchCommands.Add(command);
+        }
+
         foreach (var ids in ordered)
         {
-            var command = new NpgsqlBatchCommand($"select id, version from {table} where id = any($1) order by id for update");
+            var command = new NpgsqlBatchCommand($"select id, version from {schema}.mt_streams where id = any($1) order by id for update");
             command.Parameters.Add(new NpgsqlParameter { Value = ids });
             batch.BatchCommands.Add(command);
         }
@@ -56,7 +58,10 @@ public static class StreamLocks
         {
             while (await reader.ReadAsync(ct))
             {
-                versions[reader.GetGuid(0)] = reader.GetInt64(1);
+                if (reader.FieldCount == 2)
+                {
+                    versions[reader.GetGuid(0)] = reader.GetInt64(1);
+                }
             }
         }
         while (await reader.NextResultAsync(ct));

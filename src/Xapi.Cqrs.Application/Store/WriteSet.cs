@@ -47,12 +47,14 @@ public sealed class WriteSet
     public bool Contains(Guid vmId) => vms.ContainsKey(vmId);
 
     /// <summary>
-    /// Locks and loads <paramref name="vmIds"/> (unknown ids are left out) with their devices: the VMs, then their
-    /// VBDs, VIFs and the VDIs their VBDs use. Hosts are locked afterwards, by <see cref="LockHostsAsync"/>.
+    /// Locks and loads <paramref name="vmIds"/> (unknown ids are left out) with their devices: the VMs (after the
+    /// <paramref name="lease"/>, if any), then their VBDs, VIFs and the VDIs their VBDs use, and the hosts and
+    /// tasks already known. Hosts chosen later are locked by <see cref="LockHostsAsync"/>.
     /// </summary>
-    public static async Task<WriteSet> LoadAsync(IDocumentSession session, IReadOnlyCollection<Guid> vmIds, CancellationToken ct)
+    public static async Task<WriteSet> LoadAsync(IDocumentSession session, IReadOnlyCollection<Guid> vmIds, CancellationToken ct,
+        string? lease = null, IReadOnlyCollection<Guid>? hostIds = null, IReadOnlyCollection<Guid>? taskIds = null)
     {
-        var versions = await session.LockAsync(ct, (StreamKind.Vm, vmIds));
+        var versions = await session.LockAsync(lease, ct, (StreamKind.Vm, vmIds));
         var vms = await session.LoadManyAsync<Vm>(ct, vmIds);
         var batch = session.CreateBatchQuery();
         var vbdsQuery = batch.LoadMany<Vbd>().ById(vms.SelectMany(v => v.Vbds.Keys).ToArray());
@@ -63,14 +65,25 @@ public sealed class WriteSet
         var vdiIds = vbds.Where(v => v is { Empty: false, VdiId: not null }).Select(v => v.VdiId!.Value).Distinct().ToList();
 
         // Every stream that may be written is locked, so each append knows the version it extends (Quick append
-        // mode needs it to number the events, and it is the safety net).
-        foreach (var (id, version) in await session.LockAsync(ct, (StreamKind.Vbd, vbds.Select(v => v.Id)), (StreamKind.Vif, vifs.Select(v => v.Id)), (StreamKind.Vdi, vdiIds)))
+        // mode needs it to number the events, and it is the safety net). Hosts and tasks known now come last.
+        var hosts = hostIds ?? [];
+        foreach (var (id, version) in await session.LockAsync(ct, (StreamKind.Vbd, vbds.Select(v => v.Id)), (StreamKind.Vif, vifs.Select(v => v.Id)),
+                     (StreamKind.Vdi, vdiIds), (StreamKind.Host, hosts), (StreamKind.Task, taskIds ?? [])))
         {
             versions[id] = version;
         }
 
-        var vdis = vdiIds.Count == 0 ? [] : await session.LoadManyAsync<Vdi>(ct, vdiIds);
-        return new WriteSet(vms, vbds, vifs, vdis, [], versions);
+        var second = session.CreateBatchQuery();
+        var vdisQuery = second.LoadMany<Vdi>().ById(vdiIds.ToArray());
+        var hostsQuery = second.LoadMany<Host>().ById(hosts.ToArray());
+        if (vdiIds.Count > 0 || hosts.Count > 0)
+        {
+            await second.Execute(ct);
+        }
+
+        var set = new WriteSet(vms, vbds, vifs, vdiIds.Count > 0 ? await vdisQuery : [], hosts.Count > 0 ? await hostsQuery : [], versions);
+        set.locked.UnionWith(hosts);
+        return set;
     }
 
     /// <summary>

@@ -130,8 +130,8 @@ public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, 
     private async Task<List<Action<TaskCompletionSource<StartVm.Started>>>> CommitAsync(List<Pending> batch, CancellationToken ct)
     {
         await using var session = ActorSessionFactory.OpenForMany(store, sessionLog);
-        await session.LeaseAsync("placement", ct); // one decider at a time across service nodes
-        var loaded = await WriteSet.LoadAsync(session, [.. batch.Select(p => p.Command.VmId).Distinct()], ct);
+        // The placement lease first: one decider at a time across service nodes.
+        var loaded = await WriteSet.LoadAsync(session, [.. batch.Select(p => p.Command.VmId).Distinct()], ct, lease: "placement");
         // The view is read apart from the writing session (whose identity map would otherwise keep these
         // unlocked copies), so the hosts locked below are read again from the database.
         await using var reader = store.QuerySession();

@@ -16,8 +16,7 @@ public static class VmHalted
     {
         public async Task<Unit> Handle(Command c, CancellationToken ct)
         {
-            var set = await WriteSet.LoadAsync(session, [c.VmId], ct);
-            await set.LockHostsAsync(session, [c.HostId], ct);
+            var set = await WriteSet.LoadAsync(session, [c.VmId], ct, hostIds: [c.HostId]);
             await session.AppendAsync(MoveToHalted.Decide(set.DevicesOf(c.VmId), set.HostOf(c.HostId), c.Reason), set.VersionOf, ct);
             await session.SaveChangesAsync(ct);
             return Unit.Value;

@@ -35,6 +35,7 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
     private readonly ConcurrentDictionary<Guid, SemaphoreSlim> perVm = new();
     private readonly SemaphoreSlim slots = new(settings.MaxConcurrentWork, settings.MaxConcurrentWork);
     private readonly CancellationTokenSource stopping = new();
+    private readonly ConcurrentDictionary<Guid, string> subjects = new();
 
     /// <summary>Work committed by this process: handed on at once, without waiting for the daemon.</summary>
     public void OnCommitted(IReadOnlyList<IEvent> events)
@@ -66,6 +67,24 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
         start.Start(TaskScheduler.Default);
     }
 
+    /// <summary>The hypervisor and agent identity of a host this process drives (null: not one of ours); the host is read once.</summary>
+    private async Task<(IHypervisor Hypervisor, string Subject)?> AgentFor(Guid hostId, IQuerySession session)
+    {
+        if (subjects.TryGetValue(hostId, out var known) && registry.TryGet(hostId, out var hypervisor))
+        {
+            return (hypervisor, known);
+        }
+
+        var host = await session.LoadAsync<Host>(hostId, stopping.Token);
+        if (host is null || HypervisorFor(host) is not { } found)
+        {
+            return null;
+        }
+
+        var subject = subjects.GetOrAdd(hostId, $"host-agent:{host.NameLabel}");
+        return (found, subject);
+    }
+
     /// <summary>The hypervisor of a simulated host, created on first use from the host's record.</summary>
     public IHypervisor? HypervisorFor(Host host) =>
         host.Hypervisor == "simulated" ? registry.GetOrCreateSimulated(host.Id, host.MemoryTotal, host.MemoryOverhead, time)
@@ -85,13 +104,12 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
             switch (work)
             {
                 case AgentWork.Start start:
-                    var host = await session.LoadAsync<Host>(start.HostId, stopping.Token);
-                    if (host is null || HypervisorFor(host) is not { } hypervisor)
+                    if (await AgentFor(start.HostId, session) is not { } agent)
                     {
                         return; // not a host this process drives
                     }
 
-                    await new StartSequence(hypervisor, session, As($"host-agent:{host.NameLabel}"), reports, time, settings.CoalesceWindow, log)
+                    await new StartSequence(agent.Hypervisor, session, As(agent.Subject), reports, time, settings.CoalesceWindow, log)
                         .RunAsync(start, stopping.Token);
                     break;
                 case AgentWork.Unpause unpause:
