@@ -33,7 +33,8 @@ public static class XapiApp
         var marten = builder.Services.AddXapiStore(new StoreSettings(connectionString, options.Schema));
         builder.Services.AddHostAgents(marten, new AgentSettings(
             builder.Configuration.GetValue<TimeSpan?>("Xapi:Agent:CoalesceWindow") ?? AgentSettings.DefaultCoalesceWindow));
-        builder.Services.AddSingleton(new Application.Vms.PlacementSettings(options.Seed));
+        builder.Services.AddSingleton(new Application.Vms.PlacementSettings(options.Seed,
+            builder.Configuration.GetValue<TimeSpan?>("Xapi:Placement:DecideWithin")));
         builder.Services.AddXapiApplication();
         builder.Services.AddSingleton<TokenStore>();
         builder.Services.AddSingleton<IdempotencyStore>();

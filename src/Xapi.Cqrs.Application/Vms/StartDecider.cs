@@ -16,8 +16,8 @@ namespace Xapi.Cqrs.Application.Vms;
 /// streams they touch (VMs, devices, VDIs, then every host, in that order), decides them one after the
 /// other with <see cref="StartDecision.Decide"/> — each on the pool view the previous one left — and
 /// commits them all in one transaction (group commit). No placement races another: the host streams'
-/// expected versions stay only as the safety net. A start that cannot be decided within
-/// <see cref="DecideWithin"/> answers TOO_BUSY with nothing written. Across several service nodes on one
+/// expected versions stay only as the safety net. A start not taken by the loop within
+/// <see cref="PlacementSettings.DecideWithin"/> answers TOO_BUSY with nothing written. Across several service nodes on one
 /// database, each batch first takes the pool's placement lease (a PostgreSQL advisory lock), so one node
 /// decides at a time.
 /// </summary>
@@ -26,7 +26,6 @@ public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, 
 {
     public const int MaxBatch = 128;
     private const int MaxAttempts = 3;
-    public static readonly TimeSpan DecideWithin = TimeSpan.FromSeconds(30);
 
     private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private long batches;
@@ -43,6 +42,9 @@ public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, 
         ["startsBusy"] = Interlocked.Read(ref busy),
     };
 
+    /// <summary>Raised when the loop takes a batch (its size), before it decides it: for metrics and tests.</summary>
+    public event Action<int>? BatchTaken;
+
     /// <summary>Queues a start and waits for its decision: the task and VM version, or the refusal (thrown).</summary>
     public async Task<StartVm.Started> DecideAsync(StartVm.Command command, EventMetadata caller, CancellationToken ct)
     {
@@ -54,13 +56,23 @@ public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, 
 
         try
         {
-            return await pending.Decided.Task.WaitAsync(DecideWithin, time, ct);
+            return await pending.Decided.Task.WaitAsync(seeds.DecideWithin, time, ct);
         }
-        catch (Exception e) when (e is TimeoutException or OperationCanceledException && pending.Abandon())
+        catch (TimeoutException) when (pending.Abandon())
         {
             // Not taken by the loop yet: it never will be, so nothing of it is written.
             Interlocked.Increment(ref busy);
             throw new ServiceBusyException("the start could not be decided in time", TimeSpan.FromSeconds(1));
+        }
+        catch (TimeoutException)
+        {
+            // Taken: its batch is being decided and committed; the answer follows it.
+            return await pending.Decided.Task.WaitAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            pending.Abandon(); // the caller is gone: if the loop has not taken it, it never will
+            throw;
         }
     }
 
@@ -80,6 +92,7 @@ public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, 
 
             if (batch.Count > 0)
             {
+                BatchTaken?.Invoke(batch.Count);
                 await DecideBatchAsync(batch, stoppingToken);
             }
         }

@@ -31,9 +31,16 @@ public static class StartVm
     }
 }
 
-/// <summary>Xapi:Seed — the placement draw's seed source. Unset: a random seed per start, still recorded.</summary>
-public sealed class PlacementSettings(int? seed)
+/// <summary>
+/// Xapi:Seed — the placement draw's seed source (unset: a random seed per start, still recorded); and
+/// Xapi:Placement:DecideWithin — how long a start may wait for the placement loop before it answers TOO_BUSY.
+/// </summary>
+public sealed class PlacementSettings(int? seed, TimeSpan? decideWithin = null)
 {
+    public static readonly TimeSpan DefaultDecideWithin = TimeSpan.FromSeconds(30);
+
+    public TimeSpan DecideWithin { get; } = decideWithin ?? DefaultDecideWithin;
+
     private readonly Random seeds = seed is { } s ? new Random(s) : new Random();
     private readonly Lock gate = new();
 
