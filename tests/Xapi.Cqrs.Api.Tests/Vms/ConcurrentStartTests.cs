@@ -115,7 +115,6 @@ public sealed class ConcurrentStartTests(XapiServer server) : IClassFixture<Xapi
             var problem = JsonDocument.Parse(body).RootElement;
             if (problem.GetProperty("code").GetString() is not ("NO_HOSTS_AVAILABLE" or "HOST_NOT_ENOUGH_FREE_MEMORY"))
             {
-                await Task.Delay(2000, ct);
                 var history = (await pool.GetAsync($"/api/vms/{vm}/history")).EnumerateArray()
                     .Select(e => $"{e.GetProperty("type").GetString()}@{e.GetProperty("stream").GetGuid().ToString()[..8]} corr={e.GetProperty("correlationId").GetString()}");
                 var now = await pool.VmRecordAsync(vm);
