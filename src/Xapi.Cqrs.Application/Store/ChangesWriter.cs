@@ -16,8 +16,8 @@ public static class ChangesWriter
 
     /// <summary>
     /// Queues the changes of several decisions, in order, as one append per stream, each at the version it
-    /// extends. <paramref name="versionOf"/> gives the versions of the streams the caller locked; task streams
-    /// (last in the lock order) are locked here. Events of a decision with <see cref="EventMetadata"/> carry its
+    /// extends. <paramref name="versionOf"/> gives the versions of the streams the caller locked; host and task
+    /// streams (last in the lock order) not locked yet are locked here. Events of a decision with <see cref="EventMetadata"/> carry its
     /// caller and correlation id instead of the session's.
     /// </summary>
     public static async Task AppendAsync(this IDocumentSession session, IReadOnlyList<(Changes Changes, EventMetadata? Metadata)> decisions, Func<Guid, long?> versionOf, CancellationToken ct)
@@ -39,13 +39,21 @@ public static class ChangesWriter
             }
         }
 
+        // Hosts and tasks, last in the lock order, may be locked now, just before the commit.
         var unlocked = order.Where(id => !streams[id].IsNew && versionOf(id) is null).ToList();
-        if (unlocked.FirstOrDefault(id => streams[id].Kind != StreamKind.Task) is var stray && stray != Guid.Empty)
+        if (unlocked.FirstOrDefault(id => streams[id].Kind is not (StreamKind.Host or StreamKind.Task)) is var stray && stray != Guid.Empty)
         {
             throw new InvalidOperationException($"{streams[stray].Kind} stream {stray} is written without having been locked");
         }
 
-        var tasks = unlocked.Count == 0 ? [] : await session.LockAsync(ct, (StreamKind.Task, unlocked));
+        var late = unlocked.Count == 0 ? [] : await session.LockAsync(ct, unlocked.Select(id => (streams[id].Kind, (IEnumerable<Guid>)[id])));
+        if (unlocked.Any(id => streams[id].Kind == StreamKind.Host))
+        {
+            // A host read before its lock may have changed since: its read model is projected from the state as
+            // locked, not from the copy the session read.
+            session.EjectAllOfType(typeof(Domain.Hosts.Host));
+        }
+
         foreach (var id in order)
         {
             var (kind, isNew, events) = streams[id];
@@ -58,7 +66,7 @@ public static class ChangesWriter
             };
             if (!isNew)
             {
-                action.ExpectedVersionOnServer = versionOf(id) ?? tasks[id];
+                action.ExpectedVersionOnServer = versionOf(id) ?? late[id];
             }
 
             for (var i = 0; i < events.Count; i++)

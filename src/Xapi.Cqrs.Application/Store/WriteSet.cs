@@ -48,11 +48,14 @@ public sealed class WriteSet
 
     /// <summary>
     /// Locks and loads <paramref name="vmIds"/> (unknown ids are left out) with their devices: the VMs (after the
-    /// <paramref name="lease"/>, if any), then their VBDs, VIFs and the VDIs their VBDs use, and the hosts and
-    /// tasks already known. Hosts chosen later are locked by <see cref="LockHostsAsync"/>.
+    /// <paramref name="lease"/>, if any), then their VBDs, VIFs and the VDIs their VBDs use; reads
+    /// <paramref name="hostIds"/> without locking them. A decision that depends on a host's whole state (placement)
+    /// locks and reads it again with <see cref="LockHostsAsync"/>; the others write only entries of their own VM
+    /// (its reservation, residency, the task's host operation), which commute with any other writer's, and leave
+    /// the host to be locked at append time.
     /// </summary>
     public static async Task<WriteSet> LoadAsync(IDocumentSession session, IReadOnlyCollection<Guid> vmIds, CancellationToken ct,
-        string? lease = null, IReadOnlyCollection<Guid>? hostIds = null, IReadOnlyCollection<Guid>? taskIds = null)
+        string? lease = null, IReadOnlyCollection<Guid>? hostIds = null)
     {
         var versions = await session.LockAsync(lease, ct, (StreamKind.Vm, vmIds));
         var vms = await session.LoadManyAsync<Vm>(ct, vmIds);
@@ -65,10 +68,11 @@ public sealed class WriteSet
         var vdiIds = vbds.Where(v => v is { Empty: false, VdiId: not null }).Select(v => v.VdiId!.Value).Distinct().ToList();
 
         // Every stream that may be written is locked, so each append knows the version it extends (Quick append
-        // mode needs it to number the events, and it is the safety net). Hosts and tasks known now come last.
+        // mode needs it to number the events, and it is the safety net). Hosts are only read here: the writer
+        // locks them at append time (ChangesWriter), last, so a hot host is held for the commit alone.
         var hosts = hostIds ?? [];
         foreach (var (id, version) in await session.LockAsync(ct, (StreamKind.Vbd, vbds.Select(v => v.Id)), (StreamKind.Vif, vifs.Select(v => v.Id)),
-                     (StreamKind.Vdi, vdiIds), (StreamKind.Host, hosts), (StreamKind.Task, taskIds ?? [])))
+                     (StreamKind.Vdi, vdiIds)))
         {
             versions[id] = version;
         }
@@ -81,9 +85,7 @@ public sealed class WriteSet
             await second.Execute(ct);
         }
 
-        var set = new WriteSet(vms, vbds, vifs, vdiIds.Count > 0 ? await vdisQuery : [], hosts.Count > 0 ? await hostsQuery : [], versions);
-        set.locked.UnionWith(hosts);
-        return set;
+        return new WriteSet(vms, vbds, vifs, vdiIds.Count > 0 ? await vdisQuery : [], hosts.Count > 0 ? await hostsQuery : [], versions);
     }
 
     /// <summary>

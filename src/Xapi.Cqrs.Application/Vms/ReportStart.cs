@@ -46,7 +46,7 @@ public static class ReportStart
             return Unit.Value;
         }
 
-        public Task<Unit> Handle(Started r, CancellationToken ct) => DecideAsync(r.VmId, r.HostId, r.TaskId, (d, host) => Decide(d, host, r), ct);
+        public Task<Unit> Handle(Started r, CancellationToken ct) => DecideAsync(r.VmId, r.HostId, (d, host) => Decide(d, host, r), ct);
 
         private Domain.Streams.Changes Decide(VmDevices d, Domain.Hosts.Host? host, Started r) =>
             StartReports.Started(d, host ?? throw XapiException.HandleInvalid(ObjectClass.Host, r.HostId),
@@ -55,8 +55,7 @@ public static class ReportStart
         public async Task<Unit> Handle(StartedMany r, CancellationToken ct)
         {
             await using var many = ActorSessionFactory.OpenForMany(store, sessionLog);
-            var set = await WriteSet.LoadAsync(many, [.. r.Reports.Select(x => x.Report.VmId).Distinct()], ct,
-                hostIds: [r.HostId], taskIds: [.. r.Reports.Select(x => x.Report.TaskId)]);
+            var set = await WriteSet.LoadAsync(many, [.. r.Reports.Select(x => x.Report.VmId).Distinct()], ct, hostIds: [r.HostId]);
             var decisions = new List<(Domain.Streams.Changes, EventMetadata?)>(r.Reports.Count);
             foreach (var (report, caller) in r.Reports)
             {
@@ -71,15 +70,15 @@ public static class ReportStart
         }
 
         public Task<Unit> Handle(Complete r, CancellationToken ct) =>
-            DecideAsync(r.VmId, r.HostId, r.TaskId, (d, host) => host is null ? Domain.Streams.Changes.None
+            DecideAsync(r.VmId, r.HostId, (d, host) => host is null ? Domain.Streams.Changes.None
                 : StartReports.Complete(d, host, r.TaskId, Guid.NewGuid(), time.GetUtcNow()), ct);
 
         public Task<Unit> Handle(Fail r, CancellationToken ct) =>
-            DecideAsync(r.VmId, r.HostId, r.TaskId, (d, host) => StartReports.Fail(d, host, r.TaskId, r.Code, r.Params, r.Done, time.GetUtcNow()), ct);
+            DecideAsync(r.VmId, r.HostId, (d, host) => StartReports.Fail(d, host, r.TaskId, r.Code, r.Params, r.Done, time.GetUtcNow()), ct);
 
-        private async Task<Unit> DecideAsync(Guid vmId, Guid hostId, Guid taskId, Func<VmDevices, Domain.Hosts.Host?, Domain.Streams.Changes> decide, CancellationToken ct)
+        private async Task<Unit> DecideAsync(Guid vmId, Guid hostId, Func<VmDevices, Domain.Hosts.Host?, Domain.Streams.Changes> decide, CancellationToken ct)
         {
-            var set = await WriteSet.LoadAsync(session, [vmId], ct, hostIds: [hostId], taskIds: [taskId]);
+            var set = await WriteSet.LoadAsync(session, [vmId], ct, hostIds: [hostId]);
             var changes = decide(set.DevicesOf(vmId), set.HostOf(hostId));
             await session.AppendAsync(changes, set.VersionOf, ct);
             await session.SaveChangesAsync(ct);
