@@ -11,10 +11,10 @@ namespace Xapi.Cqrs.Application.Store;
 
 /// <summary>
 /// The states one transaction decides on — VMs with their VBDs, VIFs and VDIs, and hosts — loaded under
-/// the locks of every stream it may write (see <see cref="StreamLocks"/>): the VMs first (every writer of a
-/// VM's VBDs and VIFs holds the VM's lock, so its devices are stable once it is held), then the VDIs, and
-/// the hosts last. Decisions taken one after another in the same transaction see each other through
-/// <see cref="Apply"/>; the append uses the versions the states were read at.
+/// the locks of the streams it writes (see <see cref="StreamLocks"/>): the VMs first (every writer of a
+/// VM's VBDs and VIFs holds the VM's lock, so its devices are stable once it is held), then the devices and
+/// VDIs, and the hosts last. Decisions taken one after another in the same transaction see each other
+/// through <see cref="Apply"/>; each append extends the version its stream had when it was locked.
 /// </summary>
 public sealed class WriteSet
 {
@@ -41,7 +41,7 @@ public sealed class WriteSet
         this.locked.UnionWith(locked ?? []);
     }
 
-    /// <summary>The hosts locked and loaded (and as changed by <see cref="Apply"/>).</summary>
+    /// <summary>The hosts loaded (and as changed by <see cref="Apply"/>).</summary>
     public Dictionary<Guid, Host> Hosts { get; }
 
     public bool Contains(Guid vmId) => vms.ContainsKey(vmId);
