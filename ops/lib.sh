@@ -22,6 +22,20 @@ require_dotnet() {
         die "'dotnet' is not on PATH. Install the .NET SDK 10.0.401 (see global.json), then retry."
 }
 
+# A machine that restored before the registry served the real Patched.DistributedLock.Core 1.0.11 may
+# still hold the old file-less redirect copy (same id and version) in its NuGet cache, which NuGet keeps
+# using; with it the projection daemon's HotCold mode fails at run time (TypeLoadException). Drop it, so
+# the next restore fetches the real package.
+purge_redirect_package() {
+    local root dir
+    root=$(dotnet nuget locals global-packages --list 2>/dev/null | sed -n 's/^global-packages: //p')
+    dir="${root%/}/patched.distributedlock.core/1.0.11"
+    if [ -n "$root" ] && [ -d "$dir" ] && [ ! -d "$dir/lib" ]; then
+        say "removing the old redirect copy of Patched.DistributedLock.Core 1.0.11 from the NuGet cache ($dir)"
+        rm -rf "$dir"
+    fi
+}
+
 # python3 is used for free-port lookup and .trx parsing; Debian CI images may lack it.
 require_python3() {
     if command -v python3 >/dev/null 2>&1 && python3 -c 'import xml.etree.ElementTree' 2>/dev/null; then
