@@ -17,13 +17,17 @@ public static class LifecycleEndpoints
     public static void MapLifecycle(this IEndpointRouteBuilder app)
     {
         var vms = app.MapGroup("/api/vms/{id:guid}");
-        vms.MapPost("/start", (Guid id, StartBody? body, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
-            Run(new StartVm.Command(id, null, body?.Paused ?? false, body?.Force ?? false), id, async, m, session, signals, time, ct))
+        vms.MapPost("/start", async (Guid id, StartBody? body, bool? async, bool? dryRun, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            dryRun == true
+                ? Results.Ok(await m.Send(new PreviewStart.Query(id, null, body?.Paused ?? false), ct))
+                : await Run(new StartVm.Command(id, null, body?.Paused ?? false, body?.Force ?? false), id, async, m, session, signals, time, ct))
             .Requires("VM.start", Role.VmOperator);
-        vms.MapPost("/start-on", (Guid id, StartOnBody? body, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+        vms.MapPost("/start-on", async (Guid id, StartOnBody? body, bool? async, bool? dryRun, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
             body?.Host is not { } host
                 ? throw Application.Pipeline.RequestValidationException.Single("host", Domain.ErrorCodes.InvalidValue, "host", "")
-                : Run(new StartVm.Command(id, host, body.Paused ?? false, body.Force ?? false), id, async, m, session, signals, time, ct))
+                : dryRun == true
+                    ? Results.Ok(await m.Send(new PreviewStart.Query(id, host, body.Paused ?? false), ct))
+                    : await Run(new StartVm.Command(id, host, body.Paused ?? false, body.Force ?? false), id, async, m, session, signals, time, ct))
             .Requires("VM.start_on", Role.VmOperator);
         vms.MapPost("/unpause", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
             Run(new UnpauseVm.Command(id), id, async, m, session, signals, time, ct))
