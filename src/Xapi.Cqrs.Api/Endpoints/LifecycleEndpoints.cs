@@ -32,6 +32,9 @@ public static class LifecycleEndpoints
         vms.MapPost("/unpause", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
             Run(new UnpauseVm.Command(id), id, async, m, session, signals, time, ct))
             .Requires("VM.unpause", Role.VmOperator);
+        vms.MapPost("/hard-shutdown", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            Run(new HardShutdownVm.Command(id), id, async, m, session, signals, time, ct))
+            .Requires("VM.hard_shutdown", Role.VmOperator);
         vms.MapGet("/history", (Guid id, IMediator m, CancellationToken ct) => m.Send(new History.Query(id), ct))
             .Requires("VM.get_history", Role.ReadOnly);
     }

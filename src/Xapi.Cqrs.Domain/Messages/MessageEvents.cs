@@ -7,6 +7,12 @@ public static class MessageNames
 {
     public const string VmStarted = "VM_STARTED";
 
+    public const string VmShutdown = "VM_SHUTDOWN";
+
+    /// <summary>VM_SHUTDOWN's body (this product's wording, in the style of VM_STARTED's).</summary>
+    public static string VmShutdownBody(string vmName, Guid vm, string hostName, Guid host) =>
+        $"VM '{vmName}' (uuid: {vm}) shut down on host: {hostName} (uuid: {host})";
+
     /// <summary>§9 body text: "VM '&lt;name&gt;' (uuid: …) started on host: &lt;host&gt; (uuid: …)".</summary>
     public static string VmStartedBody(string vmName, Guid vm, string hostName, Guid host) =>
         $"VM '{vmName}' (uuid: {vm}) started on host: {hostName} (uuid: {host})";

@@ -23,7 +23,7 @@ public sealed class HostAgentSubscription : SubscriptionBase
         this.agents = agents;
         Name = "host-agents";
         IncludeType<ScheduledToBeResidentOnSet>();
-        IncludeType<OperationAdded>();
+        IncludeType<OperationAdded>(); // unpause, hard_shutdown
     }
 
     public override Task<IChangeListener> ProcessEventsAsync(EventRange page, ISubscriptionController controller, IDocumentOperations operations, CancellationToken cancellationToken)
@@ -48,6 +48,7 @@ public abstract record AgentWork(Guid VmId, Guid TaskId, string? CorrelationId)
     {
         ScheduledToBeResidentOnSet s => new Start(e.StreamId, s.TaskId, s.HostId, s.StartPaused, e.CorrelationId),
         OperationAdded { ObjectClass: "VM", Operation: "unpause" } u => new Unpause(e.StreamId, u.TaskId, e.CorrelationId),
+        OperationAdded { ObjectClass: "VM", Operation: "hard_shutdown" } h => new HardShutdown(e.StreamId, h.TaskId, e.CorrelationId),
         _ => null,
     };
 
@@ -55,6 +56,8 @@ public abstract record AgentWork(Guid VmId, Guid TaskId, string? CorrelationId)
     public sealed record Start(Guid VmId, Guid TaskId, Guid HostId, bool Paused, string? CorrelationId, bool Recovered = false) : AgentWork(VmId, TaskId, CorrelationId);
 
     public sealed record Unpause(Guid VmId, Guid TaskId, string? CorrelationId) : AgentWork(VmId, TaskId, CorrelationId);
+
+    public sealed record HardShutdown(Guid VmId, Guid TaskId, string? CorrelationId) : AgentWork(VmId, TaskId, CorrelationId);
 
     /// <summary>The VM is recorded Running/Paused here but the hypervisor has no domain for it.</summary>
     public sealed record DomainVanished(Guid VmId, Guid HostId) : AgentWork(VmId, VmId, null);

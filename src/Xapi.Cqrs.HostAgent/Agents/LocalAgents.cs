@@ -112,6 +112,9 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                     await new StartSequence(agent.Hypervisor, session, As(agent.Subject), reports, time, settings.CoalesceWindow, log)
                         .RunAsync(start, stopping.Token);
                     break;
+                case AgentWork.HardShutdown shutdown:
+                    await HardShutdownAsync(shutdown, session, As);
+                    break;
                 case AgentWork.Unpause unpause:
                     await new UnpauseSequence(this, session, As).RunAsync(unpause, stopping.Token);
                     break;
@@ -133,6 +136,33 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
             slots.Release();
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// The member side of VM.hard_shutdown: destroy the VM's domain (idempotent: a domain already gone is fine,
+    /// so a shutdown found open after a restart is simply done again), then report the move to Halted.
+    /// </summary>
+    private async Task HardShutdownAsync(AgentWork.HardShutdown work, IQuerySession session, Func<string, AgentCommands> commandsAs)
+    {
+        var vm = await session.LoadAsync<Vm>(work.VmId, stopping.Token);
+        if (vm is null || !vm.CurrentOperations.ContainsKey(work.TaskId) || vm.ResidentOn is not { } hostId
+            || await AgentFor(hostId, session) is not { } agent)
+        {
+            return;
+        }
+
+        var commands = commandsAs(agent.Subject);
+        try
+        {
+            await agent.Hypervisor.DestroyDomainAsync(vm.Id, stopping.Token);
+        }
+        catch (HypervisorException e)
+        {
+            await commands.Send(new Application.Vms.HardShutdownVm.Failed(vm.Id, work.TaskId, e.Code, e.Params), CancellationToken.None);
+            return;
+        }
+
+        await commands.Send(new Application.Vms.HardShutdownVm.Done(vm.Id, work.TaskId, hostId), stopping.Token);
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -182,6 +212,9 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                         break;
                     case VmOperation.Unpause:
                         Dispatch(new AgentWork.Unpause(vm.Id, taskId, null));
+                        break;
+                    case VmOperation.HardShutdown:
+                        Dispatch(new AgentWork.HardShutdown(vm.Id, taskId, null));
                         break;
                     default:
                         log.LogWarning("VM {Vm} has an open {Operation} ({Task}) that no agent sequence owns", vm.Id, op.ToWire(), taskId);
