@@ -131,26 +131,24 @@ public sealed class WriteSet
     /// <summary>Every state after <paramref name="changes"/>, so the next decision of the transaction sees them.</summary>
     public void Apply(Changes changes)
     {
-        foreach (var change in changes.Streams)
+        foreach (var (kind, id) in changes.Streams.Select(c => (c.Kind, c.Id)))
         {
-            switch (change.Kind)
+            switch (kind)
             {
-                case StreamKind.Vm when vms.TryGetValue(change.Id, out var vm):
-                    vms[change.Id] = change.Events.Aggregate(vm, (s, e) => s.Evolve(e));
-                    break;
-                case StreamKind.Vbd when vbds.TryGetValue(change.Id, out var vbd):
-                    vbds[change.Id] = change.Events.Aggregate(vbd, (s, e) => s.Evolve(e));
-                    break;
-                case StreamKind.Vif when vifs.TryGetValue(change.Id, out var vif):
-                    vifs[change.Id] = change.Events.Aggregate(vif, (s, e) => s.Evolve(e));
-                    break;
-                case StreamKind.Vdi when vdis.TryGetValue(change.Id, out var vdi):
-                    vdis[change.Id] = change.Events.Aggregate(vdi, (s, e) => s.Evolve(e));
-                    break;
-                case StreamKind.Host when Hosts.TryGetValue(change.Id, out var host):
-                    Hosts[change.Id] = change.Events.Aggregate(host, (s, e) => s.Evolve(e));
-                    break;
+                case StreamKind.Vm: Fold(vms, id, changes, (s, e) => s.Evolve(e)); break;
+                case StreamKind.Vbd: Fold(vbds, id, changes, (s, e) => s.Evolve(e)); break;
+                case StreamKind.Vif: Fold(vifs, id, changes, (s, e) => s.Evolve(e)); break;
+                case StreamKind.Vdi: Fold(vdis, id, changes, (s, e) => s.Evolve(e)); break;
+                case StreamKind.Host: Fold(Hosts, id, changes, (s, e) => s.Evolve(e)); break;
             }
+        }
+    }
+
+    private static void Fold<T>(Dictionary<Guid, T> states, Guid id, Changes changes, Func<T, object, T> evolve)
+    {
+        if (states.TryGetValue(id, out var state))
+        {
+            states[id] = changes.Fold(id, state, evolve);
         }
     }
 

@@ -24,7 +24,7 @@ public sealed record PoolView(ImmutableSortedDictionary<Guid, Host> Hosts)
         {
             if (hosts.TryGetValue(change.Id, out var host))
             {
-                hosts = hosts.SetItem(change.Id, change.Events.Aggregate(host, (h, e) => h.Evolve(e)));
+                hosts = hosts.SetItem(change.Id, changes.Fold(change.Id, host, (h, e) => h.Evolve(e)));
             }
         }
 

@@ -47,6 +47,9 @@ public sealed class Changes
     /// <summary>The events this decision appends to <paramref name="id"/> (empty if none).</summary>
     public IReadOnlyList<object> For(Guid id) => streams.TryGetValue(id, out var s) ? s.Events : [];
 
+    /// <summary><paramref name="state"/> after this decision's events on its stream (<paramref name="id"/>).</summary>
+    public T Fold<T>(Guid id, T state, Func<T, object, T> evolve) => For(id).Aggregate(state, evolve);
+
     /// <summary>Adds another decision's changes after this one's.</summary>
     public Changes Merge(Changes other)
     {

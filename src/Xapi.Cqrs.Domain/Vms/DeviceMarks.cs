@@ -32,10 +32,10 @@ public sealed record VmDevices(Vm Vm, ImmutableArray<Vbd> Vbds, ImmutableDiction
 
     /// <summary>These states after <paramref name="changes"/> (so the next decision of a batch sees this one's).</summary>
     public VmDevices Evolve(Changes changes) => new(
-        changes.For(Vm.Id).Aggregate(Vm, (s, e) => s.Evolve(e)),
-        [.. Vbds.Select(v => changes.For(v.Id).Aggregate(v, (s, e) => s.Evolve(e)))],
-        Vdis.ToImmutableDictionary(kv => kv.Key, kv => changes.For(kv.Key).Aggregate(kv.Value, (s, e) => s.Evolve(e))),
-        [.. Vifs.Select(v => changes.For(v.Id).Aggregate(v, (s, e) => s.Evolve(e)))]);
+        changes.Fold(Vm.Id, Vm, (s, e) => s.Evolve(e)),
+        [.. Vbds.Select(v => changes.Fold(v.Id, v, (s, e) => s.Evolve(e)))],
+        Vdis.ToImmutableDictionary(kv => kv.Key, kv => changes.Fold(kv.Key, kv.Value, (s, e) => s.Evolve(e))),
+        [.. Vifs.Select(v => changes.Fold(v.Id, v, (s, e) => s.Evolve(e)))]);
 }
 
 /// <summary>What <see cref="DeviceMarks.Release"/> gives back.</summary>

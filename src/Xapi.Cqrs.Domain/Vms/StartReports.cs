@@ -59,7 +59,7 @@ public static class StartReports
         var resident = Resident(d, host, taskId, domid, powerState, pluggedVbds, pluggedVifs, steps, now);
         return resident.IsEmpty
             ? resident
-            : resident.Merge(Complete(d.Evolve(resident), resident.For(host.Id).Aggregate(host, (h, e) => h.Evolve(e)), taskId, messageId, now));
+            : resident.Merge(Complete(d.Evolve(resident), resident.Fold(host.Id, host, (h, e) => h.Evolve(e)), taskId, messageId, now));
     }
 
     /// <summary>
@@ -116,7 +116,7 @@ public static class StartReports
         }
 
         // Released on the states as they are after the above, so nothing is given back twice.
-        return DeviceMarks.Release(changes, d.Evolve(changes), host is null ? null : changes.For(host.Id).Aggregate(host, (h, e) => h.Evolve(e)), taskId, Release.Marks | Release.Holds)
+        return DeviceMarks.Release(changes, d.Evolve(changes), host is null ? null : changes.Fold(host.Id, host, (h, e) => h.Evolve(e)), taskId, Release.Marks | Release.Holds)
             .Append(StreamKind.Task, taskId, new TaskFailed([code, .. parameters], now));
     }
 

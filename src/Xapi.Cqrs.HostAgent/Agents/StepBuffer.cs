@@ -14,9 +14,6 @@ public sealed class StepBuffer(TimeProvider time, TimeSpan window, Func<IReadOnl
     private readonly List<IHostStep> pending = [];
     private DateTimeOffset firstAt;
 
-    /// <summary>How many commits the buffer made on its own (for tests and counters).</summary>
-    public int Flushes { get; private set; }
-
     /// <summary>Runs one hypervisor step and records its event (<paramref name="report"/> gets the result, finish time and duration in ms).</summary>
     public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> step, Func<T, DateTimeOffset, double, IHostStep> report, CancellationToken ct)
     {
@@ -76,6 +73,5 @@ public sealed class StepBuffer(TimeProvider time, TimeSpan window, Func<IReadOnl
         }
 
         await commit(Take(), ct);
-        Flushes++;
     }
 }
