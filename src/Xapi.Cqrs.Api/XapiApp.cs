@@ -96,8 +96,11 @@ public static class XapiApp
         app.MapInventory();
         app.MapHosts();
         app.MapVms();
+        app.MapVbds();
+        app.MapVifs();
+        app.MapTasks();
+        app.MapMessages();
         app.MapAdmin();
-        app.MapLifecycle();
         app.MapHypervisor();
         app.MapFallback("/api/{**rest}", (HttpContext http) =>
             Problems.WriteAsync(http, 404, Domain.ErrorCodes.HandleInvalid, ["path", http.Request.Path.ToString()], "No such API path."));

@@ -50,6 +50,10 @@ public static class ErrorCodes
     public const string DeviceAlreadyExists = "DEVICE_ALREADY_EXISTS";
     public const string DeviceAlreadyAttached = "DEVICE_ALREADY_ATTACHED";
     public const string DeviceAlreadyDetached = "DEVICE_ALREADY_DETACHED";
+    public const string VmLacksFeature = "VM_LACKS_FEATURE";
+    public const string VmMissingPvDrivers = "VM_MISSING_PV_DRIVERS";
+    public const string VmFailedShutdownAcknowledgment = "VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT";
+    public const string VmShutdownTimeout = "VM_SHUTDOWN_TIMEOUT";
     public const string MacInvalid = "MAC_INVALID";
     public const string VbdCdsMustBeReadonly = "VBD_CDS_MUST_BE_READONLY";
     public const string VbdNotRemovableMedia = "VBD_NOT_REMOVABLE_MEDIA";

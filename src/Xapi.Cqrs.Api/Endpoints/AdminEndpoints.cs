@@ -1,8 +1,6 @@
 using MediatR;
 using Xapi.Cqrs.Api.Http;
 using Xapi.Cqrs.Application.Admin;
-using Xapi.Cqrs.Application.Messages;
-using Xapi.Cqrs.Application.Tasks;
 
 namespace Xapi.Cqrs.Api.Endpoints;
 
@@ -17,9 +15,5 @@ public static class AdminEndpoints
             .Requires("pool.get_operations", Role.ReadOnly);
         api.MapGet("/admin/counters", (Application.Vms.StartDecider decider) => Results.Ok(decider.Counters))
             .Requires("pool.get_counters", Role.ReadOnly);
-        api.MapGet("/tasks/{id:guid}", (Guid id, long? minVersion, IMediator m, CancellationToken ct) =>
-            m.Send(new GetTask.Query(id, minVersion), ct)).Requires("task.get_record", Role.ReadOnly);
-        api.MapGet("/messages", (Guid? obj, IMediator m, CancellationToken ct) => m.Send(new ListMessages.Query(obj), ct))
-            .Requires("message.get_all", Role.ReadOnly);
     }
 }

@@ -32,7 +32,7 @@ public static class HypervisorEndpoints
         {
             if (!HypervisorSteps.TryParse(body.Step, out var step))
             {
-                throw RequestValidationException.Single("step", ErrorCodes.ValueNotSupported, "step", body.Step ?? "", "one of create, build, vbd_plug, vif_plug, device_model, unpause");
+                throw RequestValidationException.Single("step", ErrorCodes.ValueNotSupported, "step", body.Step ?? "", "one of " + string.Join(", ", Enum.GetValues<HypervisorStep>().Select(s => s.ToWire())));
             }
 
             var fault = new HypervisorFault(step, body.Error, body.DelayMs, body.Count ?? 1);

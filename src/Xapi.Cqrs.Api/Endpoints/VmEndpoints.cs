@@ -1,16 +1,21 @@
+using Marten;
 using MediatR;
 using Xapi.Cqrs.Api.Http;
 using Xapi.Cqrs.Application.Admin;
-using Xapi.Cqrs.Application.Devices;
+using Xapi.Cqrs.Application.Tasks;
 using Xapi.Cqrs.Application.Vms;
 
 namespace Xapi.Cqrs.Api.Endpoints;
 
+/// <summary>
+/// The VM class: create and read, and the lifecycle calls (API.md "VM lifecycle"), which answer the VM record
+/// once their task ends, or 202 with the task when ?async=true.
+/// </summary>
 public static class VmEndpoints
 {
-    public sealed record VbdBody(Guid? VdiId, string? Userdevice, string? Mode, string? Type, bool? Bootable, bool? Empty, bool? Unpluggable);
+    public sealed record StartBody(bool? Paused, bool? Force);
 
-    public sealed record VifBody(Guid? NetworkId, string? Device, string? Mac, long? Mtu);
+    public sealed record StartOnBody(Guid? Host, bool? Paused, bool? Force);
 
     public static void MapVms(this IEndpointRouteBuilder app)
     {
@@ -23,18 +28,30 @@ public static class VmEndpoints
             m.Send(new GetVm.Query(id, minVersion), ct)).Requires("VM.get_record", Role.ReadOnly);
         vms.MapGet("/{id:guid}/metrics", (Guid id, IMediator m, CancellationToken ct) =>
             m.Send(new GetVm.Metrics(id), ct)).Requires("VM_metrics.get_record", Role.ReadOnly);
+        vms.MapGet("/{id:guid}/history", (Guid id, IMediator m, CancellationToken ct) => m.Send(new History.Query(id), ct))
+            .Requires("VM.get_history", Role.ReadOnly);
 
-        vms.MapPost("/{id:guid}/vbds", async (Guid id, VbdBody b, IMediator m, CancellationToken ct) =>
-            Answers.Created("vbds", await m.Send(new CreateVbd.Command(id, b.VdiId, b.Userdevice, b.Mode, b.Type, b.Bootable, b.Empty, b.Unpluggable), ct)))
-            .Requires("VBD.create", Role.VmAdmin);
-        vms.MapPost("/{id:guid}/vifs", async (Guid id, VifBody b, IMediator m, CancellationToken ct) =>
-            Answers.Created("vifs", await m.Send(new CreateVif.Command(id, b.NetworkId, b.Device, b.Mac, b.Mtu), ct)))
-            .Requires("VIF.create", Role.VmAdmin);
-
-        var api = app.MapGroup("/api");
-        api.MapGet("/vbds/{id:guid}", (Guid id, long? minVersion, IMediator m, CancellationToken ct) =>
-            m.Send(new GetDevice.Vbd(id, minVersion), ct)).Requires("VBD.get_record", Role.ReadOnly);
-        api.MapGet("/vifs/{id:guid}", (Guid id, long? minVersion, IMediator m, CancellationToken ct) =>
-            m.Send(new GetDevice.Vif(id, minVersion), ct)).Requires("VIF.get_record", Role.ReadOnly);
+        var vm = app.MapGroup("/api/vms/{id:guid}");
+        vm.MapPost("/start", async (Guid id, StartBody? body, bool? async, bool? dryRun, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            dryRun == true
+                ? Results.Ok(await m.Send(new PreviewStart.Query(id, null, body?.Paused ?? false), ct))
+                : await Lifecycle(new StartVm.Command(id, null, body?.Paused ?? false, body?.Force ?? false), id, async, m, session, signals, time, ct))
+            .Requires("VM.start", Role.VmOperator);
+        vm.MapPost("/start-on", async (Guid id, StartOnBody? body, bool? async, bool? dryRun, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            body?.Host is not { } host
+                ? throw Application.Pipeline.RequestValidationException.Single("host", Domain.ErrorCodes.InvalidValue, "host", "")
+                : dryRun == true
+                    ? Results.Ok(await m.Send(new PreviewStart.Query(id, host, body.Paused ?? false), ct))
+                    : await Lifecycle(new StartVm.Command(id, host, body.Paused ?? false, body.Force ?? false), id, async, m, session, signals, time, ct))
+            .Requires("VM.start_on", Role.VmOperator);
+        vm.MapPost("/unpause", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            Lifecycle(new UnpauseVm.Command(id), id, async, m, session, signals, time, ct))
+            .Requires("VM.unpause", Role.VmOperator);
+        vm.MapPost("/hard-shutdown", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            Lifecycle(new HardShutdownVm.Command(id), id, async, m, session, signals, time, ct))
+            .Requires("VM.hard_shutdown", Role.VmOperator);
     }
+
+    private static Task<IResult> Lifecycle(IRequest<StartVm.Started> command, Guid vmId, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+        Answers.OnceDone(command, async, c => m.Send(new GetVm.Query(vmId), c), m, session, signals, time, ct);
 }

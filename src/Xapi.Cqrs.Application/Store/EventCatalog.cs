@@ -41,6 +41,7 @@ public static class EventCatalog
         (typeof(PowerStateChanged), "power_state_changed"),
         (typeof(StartFailed), "start_failed"),
         (typeof(RrdPushed), "rrd_pushed"),
+        (typeof(GuestMetricsReported), "guest_metrics_reported"),
 
         (typeof(HostRegistered), "host_registered"),
         (typeof(HostEnabled), "host_enabled"),

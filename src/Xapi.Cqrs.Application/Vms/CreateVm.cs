@@ -17,6 +17,8 @@ public static class CreateVm
     public static readonly string[] ActionsAfterCrash =
         ["destroy", "coredump_and_destroy", "restart", "coredump_and_restart", "preserve", "rename_restart"];
 
+    public static readonly string[] ActionsAfterShutdownOrReboot = ["destroy", "restart"];
+
     public const int MaxVcpus = 4096;
     public const int MaxMapEntries = 256;
 
@@ -40,7 +42,9 @@ public static class CreateVm
         Dictionary<string, string>? Platform,
         Dictionary<string, string>? VcpusParams,
         string? PvBootloader,
-        string? PvKernel) : IRequest<Created>;
+        string? PvKernel,
+        string? ActionsAfterShutdown = null,
+        string? ActionsAfterReboot = null) : IRequest<Created>;
 
     public sealed class Validator : XapiValidator<Command>
     {
@@ -69,6 +73,10 @@ public static class CreateVm
                 .Must(m => m is null || double.IsFinite(m.Value)).InvalidValue("HVM_shadow_multiplier");
             RuleFor(c => c.ActionsAfterCrash).Must(a => a is null || ActionsAfterCrash.Contains(a))
                 .Xapi(ErrorCodes.ValueNotSupported, (_, a) => ["actions_after_crash", a ?? "", "one of " + string.Join(", ", ActionsAfterCrash)]);
+            RuleFor(c => c.ActionsAfterShutdown).Must(a => a is null || ActionsAfterShutdownOrReboot.Contains(a))
+                .Xapi(ErrorCodes.ValueNotSupported, (_, a) => ["actions_after_shutdown", a ?? "", "one of destroy, restart"]);
+            RuleFor(c => c.ActionsAfterReboot).Must(a => a is null || ActionsAfterShutdownOrReboot.Contains(a))
+                .Xapi(ErrorCodes.ValueNotSupported, (_, a) => ["actions_after_reboot", a ?? "", "one of destroy, restart"]);
             RuleFor(c => c.BlockedOperations).Must(b => b is null || b.Keys.All(k => VmOperations.TryParse(k, out _)))
                 .Xapi(ErrorCodes.ValueNotSupported, (cmd, b) => ["blocked_operations", b!.Keys.First(k => !VmOperations.TryParse(k, out _)), "not a VM operation"]);
             RuleFor(c => c.HaRestartPriority).Must(p => p is null or "" or "restart" or "best-effort")
@@ -122,7 +130,9 @@ public static class CreateVm
                 c.PvBootloader ?? "",
                 c.PvKernel ?? "",
                 MemoryModel.OverheadBytes(c.MemoryStaticMax.Value, c.VcpusMax.Value, multiplier, domainType.Resolve(bootPolicy)),
-                time.GetUtcNow()));
+                time.GetUtcNow(),
+                c.ActionsAfterShutdown ?? "destroy",
+                c.ActionsAfterReboot ?? "restart"));
             await session.SaveChangesAsync(cancellationToken);
             return new Created(id, 1);
         }

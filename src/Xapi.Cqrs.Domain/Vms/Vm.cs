@@ -27,6 +27,8 @@ public sealed record Vm
     public DomainType DomainType { get; init; }
     public string HvmBootPolicy { get; init; } = "";
     public double HvmShadowMultiplier { get; init; } = 1.0;
+    public string ActionsAfterShutdown { get; init; } = "destroy";
+    public string ActionsAfterReboot { get; init; } = "restart";
     public string ActionsAfterCrash { get; init; } = "restart";
     public Guid? Affinity { get; init; }
     public bool IsATemplate { get; init; }
@@ -58,6 +60,9 @@ public sealed record Vm
     /// <summary>The last step of the task now driving the VM (progress and step name of its task are derived from it).</summary>
     public TaskStep? Step { get; init; }
 
+    /// <summary>VM_guest_metrics of the running guest: null until its PV drivers report (and again once Halted).</summary>
+    public GuestMetrics? Guest { get; init; }
+
     public DateTimeOffset InstallTime { get; init; }
     public DateTimeOffset? StartTime { get; init; }
     public long VcpusNumber { get; init; }
@@ -76,6 +81,8 @@ public sealed record Vm
         DomainType = e.DomainType,
         HvmBootPolicy = e.HvmBootPolicy,
         HvmShadowMultiplier = e.HvmShadowMultiplier,
+        ActionsAfterShutdown = e.ActionsAfterShutdown,
+        ActionsAfterReboot = e.ActionsAfterReboot,
         ActionsAfterCrash = e.ActionsAfterCrash,
         Affinity = e.Affinity,
         IsATemplate = e.IsATemplate,
@@ -143,12 +150,14 @@ public sealed record Vm
 
     /// <summary>§1.7: entering Halted clears resident_on, scheduled_to_be_resident_on and domid.</summary>
     public Vm On(PowerStateChanged e) => e.PowerState is VmPowerState.Halted
-        ? this with { PowerState = e.PowerState, ResidentOn = null, ScheduledToBeResidentOn = null, Domid = -1 }
+        ? this with { PowerState = e.PowerState, ResidentOn = null, ScheduledToBeResidentOn = null, Domid = -1, Guest = null }
         : this with { PowerState = e.PowerState };
 
     public Vm On(StartFailed e) => this;
 
     public Vm On(RrdPushed e) => this;
+
+    public Vm On(GuestMetricsReported e) => this with { Guest = new GuestMetrics(e.PvDriversDetected, e.PvDriversVersion, e.Features, e.At) };
 
     /// <summary>The next state after any event of this stream (unknown events leave it unchanged).</summary>
     public Vm Evolve(object @event) => @event switch
@@ -174,6 +183,7 @@ public sealed record Vm
         PowerStateChanged x => On(x),
         StartFailed x => On(x),
         RrdPushed x => On(x),
+        GuestMetricsReported x => On(x),
         _ => this,
     };
 

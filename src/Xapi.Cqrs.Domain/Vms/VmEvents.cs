@@ -31,7 +31,9 @@ public sealed record VmCreated(
     string PvBootloader,
     string PvKernel,
     long MemoryOverhead,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    string ActionsAfterShutdown = "destroy",
+    string ActionsAfterReboot = "restart");
 
 /// <summary>A VBD was created for this VM (the VM stream owns device-name uniqueness).</summary>
 public sealed record VbdAdded(Guid VbdId, string Userdevice, Guid? VdiId, string Type, string Mode);
@@ -120,3 +122,9 @@ public sealed record StartFailed(Guid TaskId, Guid HostId, string Code, Immutabl
 
 /// <summary>§9: the VM's archived RRD pushed to the host it now runs on.</summary>
 public sealed record RrdPushed(Guid TaskId, Guid HostId, long Domid);
+
+/// <summary>
+/// VM_guest_metrics as the booted guest's PV drivers report them (xenstore <c>attr/PVAddons</c>, <c>control/feature-*</c>):
+/// whether PV drivers run, their version, and the features they announce (<c>feature-shutdown</c>, …).
+/// </summary>
+public sealed record GuestMetricsReported(long Domid, bool PvDriversDetected, string PvDriversVersion, ImmutableArray<string> Features, DateTimeOffset At);

@@ -118,7 +118,10 @@ public static class VmLifecycle
     /// <item>VM_IS_USING_NESTED_VIRT [vm] (strict only): changing_dynamic_range with platform nested-virt</item>
     /// <item>OPERATION_NOT_ALLOWED [reason] for dom0 (changing_VCPUs, destroy) and for any control domain
     ///   outside its short list. dom0 = a control domain with domid 0 (we model no host→control-domain link).</item>
-    /// <item>(10, guest feature flags: not modelled — no guest metrics)</item>
+    /// <item>VM_LACKS_FEATURE [vm] (<c>check_op_for_feature</c>): a Running HVM guest (PV guests support these implicitly)
+    ///   whose guest metrics lack the feature: clean_shutdown needs feature-shutdown or feature-poweroff, clean_reboot
+    ///   feature-shutdown or feature-reboot (strict only); changing_VCPUs_live feature-vcpu-hotplug; suspend, checkpoint,
+    ///   pool_migrate and migrate_send feature-suspend (strict only). No guest metrics: no feature.</item>
     /// <item>VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED [vm]: the feature is gone, always refused</item>
     /// <item>(12–16, VDI on_boot=reset, PCI, vGPU, VUSB, appliance/protection policy/snapshot schedule: not modelled)</item>
     /// <item>NOT_SYSTEM_DOMAIN [vm]: query_services without other_config is_system_domain=true</item>
@@ -192,6 +195,11 @@ public static class VmLifecycle
             return new(ErrorCodes.OperationNotAllowed, "This operation is not allowed on a control domain");
         }
 
+        if (LacksFeature(vm, op, strict))
+        {
+            return new(ErrorCodes.VmLacksFeature, vmRef);
+        }
+
         if (op is SnapshotWithQuiesce)
         {
             return new(ErrorCodes.VmSnapshotWithQuiesceNotSupported, vmRef);
@@ -234,6 +242,24 @@ public static class VmLifecycle
             .Where(op => !IgnoredOperations.Contains(op) && CheckOperation(vm, op, strict: true, cloneSuspendedEnabled) is null)
             .OrderBy(op => op.ToWire(), StringComparer.Ordinal),
     ];
+
+    private static bool LacksFeature(Vm vm, VmOperation op, bool strict)
+    {
+        if (vm.PowerState != Running || vm.DomainType != DomainType.Hvm)
+        {
+            return false;
+        }
+
+        bool Lacks(string feature) => vm.Guest?.Has(feature) != true;
+        return op switch
+        {
+            CleanShutdown => strict && Lacks(GuestMetrics.FeatureShutdown) && Lacks(GuestMetrics.FeaturePoweroff),
+            CleanReboot => strict && Lacks(GuestMetrics.FeatureShutdown) && Lacks(GuestMetrics.FeatureReboot),
+            ChangingVcpusLive => Lacks(GuestMetrics.FeatureVcpuHotplug),
+            Suspend or Checkpoint or PoolMigrate or MigrateSend => strict && Lacks(GuestMetrics.FeatureSuspend),
+            _ => false,
+        };
+    }
 
     private static bool IsDefaultTemplate(Vm vm) => vm.IsDefaultTemplate || BoolOfAssoc(vm.OtherConfig, "default_template");
 

@@ -67,6 +67,15 @@ public sealed record DomainSpec
     /// <summary>HVM firmware: <c>bios</c> or <c>uefi</c> (UEFI writes <c>hvmloader/bios=ovmf</c>).</summary>
     public string Firmware { get; init; } = "bios";
 
+    /// <summary>
+    /// The simulated guest has PV drivers (<c>other_config:simulator.pv_drivers</c> is not "false"): once booted it
+    /// writes its driver version and <c>control/feature-*</c> flags (API.md).
+    /// </summary>
+    public bool PvDrivers { get; init; } = true;
+
+    /// <summary>The simulated guest ignores clean shutdown requests (<c>other_config:simulator.ignore_shutdown</c> = "true").</summary>
+    public bool IgnoreShutdown { get; init; }
+
     /// <summary>Translate a VM record the way xapi does before pushing it to xenopsd.</summary>
     public static DomainSpec FromVm(Vm vm)
     {
@@ -90,6 +99,8 @@ public sealed record DomainSpec
             BiosStrings = vm.BiosStrings,
             DisablePvVnc = vm.OtherConfig.ContainsKey("disable_pv_vnc"),
             HasVendorDevice = false,
+            PvDrivers = !(vm.OtherConfig.TryGetValue("simulator.pv_drivers", out var pv) && pv.Equals("false", StringComparison.OrdinalIgnoreCase)),
+            IgnoreShutdown = vm.OtherConfig.TryGetValue("simulator.ignore_shutdown", out var ignore) && ignore.Equals("true", StringComparison.OrdinalIgnoreCase),
             Firmware = vm.Platform.TryGetValue("device-model", out var dm) && dm == "qemu-upstream-uefi" ? "uefi" : "bios",
         };
     }

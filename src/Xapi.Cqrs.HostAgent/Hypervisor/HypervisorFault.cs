@@ -11,6 +11,11 @@ public enum HypervisorStep
     VifPlug,
     DeviceModel,
     Unpause,
+    Pause,
+    Shutdown,
+    VbdUnplug,
+    VifUnplug,
+    Destroy,
 }
 
 public static class HypervisorSteps
@@ -23,6 +28,11 @@ public static class HypervisorSteps
         HypervisorStep.VifPlug => "vif_plug",
         HypervisorStep.DeviceModel => "device_model",
         HypervisorStep.Unpause => "unpause",
+        HypervisorStep.Pause => "pause",
+        HypervisorStep.Shutdown => "shutdown",
+        HypervisorStep.VbdUnplug => "vbd_unplug",
+        HypervisorStep.VifUnplug => "vif_unplug",
+        HypervisorStep.Destroy => "destroy",
         _ => throw new ArgumentOutOfRangeException(nameof(step), step, null),
     };
 

@@ -7,7 +7,53 @@ public static class DomainStates
 {
     public const string Paused = "paused";
     public const string Running = "running";
+
+    /// <summary>The guest has shut down (powered off, rebooted or crashed); the domain waits to be destroyed.</summary>
+    public const string Shutdown = "shutdown";
 }
+
+/// <summary>Why a domain shut down (Xen's shutdown codes as xenopsd names them).</summary>
+public enum ShutdownReason
+{
+    Poweroff,
+    Reboot,
+    Crash,
+}
+
+public static class ShutdownReasons
+{
+    public static string ToWire(this ShutdownReason reason) => reason switch
+    {
+        ShutdownReason.Poweroff => "poweroff",
+        ShutdownReason.Reboot => "reboot",
+        ShutdownReason.Crash => "crash",
+        _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, null),
+    };
+
+    public static bool TryParse(string? wire, out ShutdownReason reason)
+    {
+        foreach (var r in Enum.GetValues<ShutdownReason>())
+        {
+            if (r.ToWire() == wire)
+            {
+                reason = r;
+                return true;
+            }
+        }
+
+        reason = default;
+        return false;
+    }
+}
+
+/// <summary>A domain that stopped by itself (<see cref="IHypervisor.DomainStopped"/>).</summary>
+public sealed record DomainStopped(Guid VmId, int Domid, ShutdownReason Reason, DateTimeOffset At);
+
+/// <summary>
+/// What a booted guest's PV drivers wrote to xenstore: the driver version (<c>attr/PVAddons</c> or
+/// <c>drivers/*</c>) and the <c>control/feature-*</c> flags it set to 1 (e.g. <c>feature-shutdown</c>).
+/// </summary>
+public sealed record GuestAgentInfo(string PvDriversVersion, IReadOnlyList<string> Features);
 
 /// <summary>
 /// What the hypervisor reports about one guest domain.
@@ -30,7 +76,14 @@ public sealed record DomainInfo(
     DateTimeOffset CreatedAt,
     IReadOnlyList<Guid> Vbds,
     IReadOnlyList<Guid> Vifs,
-    int? VncPort);
+    int? VncPort)
+{
+    /// <summary>Set when <see cref="State"/> is <c>shutdown</c>: why the domain shut down.</summary>
+    public ShutdownReason? ShutdownReason { get; init; }
+
+    /// <summary>The guest's PV drivers once it has booted with them; null before boot or without PV drivers.</summary>
+    public GuestAgentInfo? Guest { get; init; }
+}
 
 /// <summary>
 /// Result of <c>VM_build</c>: the kernel or firmware loaded (PV: the bootloader, e.g. <c>pygrub</c>, or the

@@ -51,7 +51,35 @@ public interface IHypervisor
     /// <summary><c>VM_unpause</c>: paused → running; INTERNAL_ERROR [Domain_not_built …] when not built (or HVM without qemu).</summary>
     Task UnpauseAsync(Guid vmId, CancellationToken ct);
 
-    /// <summary>Destroy the VM's domain and free everything it held (memory, devices, console). Idempotent.</summary>
+    /// <summary><c>VM_pause</c>: running → paused (fault step <c>pause</c>); INTERNAL_ERROR [Domain_not_built …] as for unpause; a paused domain stays paused.</summary>
+    Task PauseAsync(Guid vmId, CancellationToken ct);
+
+    /// <summary>
+    /// Hot-unplug a VBD of a running domain (fault step <c>vbd_unplug</c>): the frontend, backend, private and
+    /// hotplug entries go (§6.7) and the device leaves <see cref="DomainInfo.Vbds"/>. A device not plugged is fine (idempotent).
+    /// </summary>
+    Task UnplugVbdAsync(Guid vmId, Guid vbdId, CancellationToken ct);
+
+    /// <summary>Hot-unplug a VIF of a running domain (fault step <c>vif_unplug</c>); idempotent as <see cref="UnplugVbdAsync"/>.</summary>
+    Task UnplugVifAsync(Guid vmId, Guid vifId, CancellationToken ct);
+
+    /// <summary>
+    /// Ask the guest to shut down cleanly (fault step <c>shutdown</c>): writes <c>control/shutdown</c> =
+    /// <c>poweroff</c> or <c>reboot</c>; the guest acknowledges (clears the key) and its domain shuts down with that
+    /// reason (<see cref="DomainInfo.State"/> = <c>shutdown</c>, <see cref="DomainInfo.ShutdownReason"/>). Answers true
+    /// once the domain has shut down, false when <paramref name="timeout"/> (on the hypervisor's TimeProvider) passes
+    /// first: then the request is withdrawn and the domain keeps running. A shutdown asked for this way does not
+    /// raise <see cref="DomainStopped"/>. The domain still exists afterwards: the caller destroys it.
+    /// </summary>
+    Task<bool> ShutdownAsync(Guid vmId, ShutdownReason reason, TimeSpan timeout, CancellationToken ct);
+
+    /// <summary>
+    /// A domain stopped by itself (the guest powered off, rebooted or crashed), as xenopsd's event thread sees it:
+    /// raised once per stop, after the domain has entered the <c>shutdown</c> state. Handlers must not block.
+    /// </summary>
+    event EventHandler<DomainStopped>? DomainStopped;
+
+    /// <summary>Destroy the VM's domain and free everything it held (memory, devices, console) (fault step <c>destroy</c>). Idempotent.</summary>
     Task DestroyDomainAsync(Guid vmId, CancellationToken ct);
 
     /// <summary>Guest domains (dom0 excluded), ordered by domid.</summary>

@@ -272,12 +272,49 @@ public class VmLifecycleTests
     [Fact]
     public void Running_vm_allowed_operations_are_the_passing_non_ignored_ops_by_wire_name()
     {
-        VmLifecycle.AllowedOperations(A.Vm(powerState: Running)).Select(o => o.ToWire()).ShouldBe(
+        VmLifecycle.AllowedOperations(WithPvDrivers(A.Vm(powerState: Running))).Select(o => o.ToWire()).ShouldBe(
         [
             "changing_VCPUs_live", "changing_dynamic_range", "checkpoint", "clean_reboot", "clean_shutdown", "hard_reboot",
             "hard_shutdown", "metadata_export", "migrate_send", "pause", "pool_migrate", "snapshot", "suspend", "sysprep",
         ]);
     }
+
+    [Fact]
+    public void A_running_hvm_guest_without_pv_drivers_lacks_the_clean_and_suspend_operations()
+    {
+        var vm = A.Vm(powerState: Running);
+        VmLifecycle.AllowedOperations(vm).Select(o => o.ToWire()).ShouldBe(
+        [
+            "changing_dynamic_range", "hard_reboot", "hard_shutdown", "metadata_export", "pause", "snapshot", "sysprep",
+        ]);
+        VmLifecycle.CheckOperation(vm, CleanShutdown).ShouldBeError(ErrorCodes.VmLacksFeature, vm.Id.ToString());
+        VmLifecycle.CheckOperation(vm, CleanReboot).ShouldBeError(ErrorCodes.VmLacksFeature, vm.Id.ToString());
+        VmLifecycle.CheckOperation(vm, CleanShutdown, strict: false).ShouldBeNull();
+    }
+
+    [Theory]
+    [InlineData("feature-shutdown", true, true)]
+    [InlineData("feature-poweroff", true, false)]
+    [InlineData("feature-reboot", false, true)]
+    public void Clean_shutdown_and_reboot_need_one_of_their_features(string feature, bool shutdown, bool reboot)
+    {
+        var vm = A.Vm(powerState: Running) with { Guest = new GuestMetrics(true, "9.4.0", [feature], DateTimeOffset.UnixEpoch) };
+        (VmLifecycle.CheckOperation(vm, CleanShutdown) is null).ShouldBe(shutdown);
+        (VmLifecycle.CheckOperation(vm, CleanReboot) is null).ShouldBe(reboot);
+    }
+
+    [Fact]
+    public void A_pv_guest_supports_clean_shutdown_without_pv_driver_features()
+    {
+        VmLifecycle.CheckOperation(A.Vm(powerState: Running, domainType: DomainType.Pv), CleanShutdown).ShouldBeNull();
+    }
+
+    private static Vm WithPvDrivers(Vm vm) => vm with
+    {
+        Guest = new GuestMetrics(true, "9.4.0",
+            [GuestMetrics.FeatureShutdown, GuestMetrics.FeaturePoweroff, GuestMetrics.FeatureReboot, GuestMetrics.FeatureSuspend, GuestMetrics.FeatureVcpuHotplug],
+            DateTimeOffset.UnixEpoch),
+    };
 
     [Fact]
     public void Allowed_operations_follow_current_operations()

@@ -497,6 +497,17 @@ public sealed class SimulatedXenHost : IHypervisor, IFaultInjectable, IDisposabl
     }
 
     /// <summary>Idempotent, and not cancellable: cleanup always completes.</summary>
+    // Placeholders until the simulator implements the lifecycle calls (work in progress, replaced in the same change).
+    public event EventHandler<DomainStopped>? DomainStopped;
+
+    public Task PauseAsync(Guid vmId, CancellationToken ct) => throw new NotSupportedException(nameof(PauseAsync) + DomainStopped?.ToString());
+
+    public Task UnplugVbdAsync(Guid vmId, Guid vbdId, CancellationToken ct) => throw new NotSupportedException(nameof(UnplugVbdAsync));
+
+    public Task UnplugVifAsync(Guid vmId, Guid vifId, CancellationToken ct) => throw new NotSupportedException(nameof(UnplugVifAsync));
+
+    public Task<bool> ShutdownAsync(Guid vmId, ShutdownReason reason, TimeSpan timeout, CancellationToken ct) => throw new NotSupportedException(nameof(ShutdownAsync));
+
     public Task DestroyDomainAsync(Guid vmId, CancellationToken ct)
     {
         SimulatedVnc? vnc;
