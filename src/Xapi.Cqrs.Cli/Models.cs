@@ -34,6 +34,32 @@ internal sealed record HistoryEntry(
     string? Actor,
     string? CorrelationId);
 
+internal sealed record Vdi(string Id, string NameLabel);
+
+internal sealed record Vbd(
+    string Id,
+    string Vm,
+    string? Vdi,
+    string Userdevice,
+    string? Device,
+    string Mode,
+    string Type,
+    bool CurrentlyAttached);
+
+internal sealed record Vif(
+    string Id,
+    string Vm,
+    string? Network,
+    string Device,
+    string? Mac,
+    bool CurrentlyAttached);
+
+/// <summary>201 {id, version} of a create.</summary>
+internal sealed record Created(string Id);
+
 internal sealed record StartBody(bool Paused);
 
 internal sealed record StartOnBody(string Host, bool Paused);
+
+/// <summary>POST /api/vms/{id}/vbds: userdevice is a position ("0", "1", …) or "autodetect", as in xapi.</summary>
+internal sealed record VbdBody(string VdiId, string Userdevice, string Mode, string Type, bool Plug);

@@ -91,9 +91,102 @@ internal static class Program
             var reply = r.GetValue(on) is { } host
                 ? await s.Client.PostAsync<Vm>($"api/vms/{id}/start-on", new StartOnBody(await s.ResolveHostAsync(host, ct), r.GetValue(paused)), ct)
                 : await s.Client.PostAsync<Vm>($"api/vms/{id}/start", new StartBody(r.GetValue(paused)), ct);
-            var hostName = s.Json || reply.Value.ResidentOn is null ? null : await s.TryHostNameAsync(reply.Value.ResidentOn, ct);
-            s.Print(reply, vm => Rendering.Started(s.Console, vm, hostName));
+            await PrintPowerStateAsync(s, reply, ct);
         });
+
+        // The VM calls without a body that answer the VM record once done (API.md "VM lifecycle").
+        void DefineVmCall(string name, string description, string call, Option<bool>? force = null, string? forcedCall = null) =>
+            Define(name, description, force is null ? [vmArg] : [vmArg, force], async (r, s, ct) =>
+            {
+                var id = await s.ResolveVmAsync(r.GetValue(vmArg)!, ct);
+                var path = force is not null && r.GetValue(force) ? forcedCall : call;
+                await PrintPowerStateAsync(s, await s.Client.PostAsync<Vm>($"api/vms/{id}/{path}", ct), ct);
+            });
+
+        DefineVmCall("vm-shutdown", "Shut a VM down: cleanly (its guest is asked to), or with --force hard (its domain is stopped)", "clean-shutdown",
+            new Option<bool>("--force") { Description = "Hard shutdown: stop the domain without asking the guest" }, "hard-shutdown");
+        DefineVmCall("vm-reboot", "Reboot a VM: cleanly (its guest is asked to), or with --force hard (its domain is restarted)", "clean-reboot",
+            new Option<bool>("--force") { Description = "Hard reboot: restart the domain without asking the guest" }, "hard-reboot");
+        DefineVmCall("vm-pause", "Pause a running VM", "pause");
+        DefineVmCall("vm-unpause", "Unpause a paused VM", "unpause");
+
+        Define("vm-destroy", "Destroy a halted or suspended VM with its VBDs and VIFs (its history stays)", [vmArg], async (r, s, ct) =>
+        {
+            var given = r.GetValue(vmArg)!;
+            var id = await s.ResolveVmAsync(given, ct);
+            s.Print(await s.Client.PostAsync($"api/vms/{id}/destroy", ct), _ => Rendering.Line(s.Console, $"VM {Rendering.Named(given, id)} is destroyed"));
+        });
+
+        var vdiArg = new Argument<string>("vdi") { Description = "VDI uuid or name label" };
+        var userdevice = new Option<string>("--device")
+        {
+            HelpName = "N|autodetect",
+            Description = "The disk's userdevice: its position (0, 1, …), or autodetect for the first free one",
+            DefaultValueFactory = _ => "autodetect",
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Single().Value;
+                if (text.Equals("autodetect", StringComparison.OrdinalIgnoreCase))
+                {
+                    return "autodetect";
+                }
+                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+                {
+                    return n.ToString(CultureInfo.InvariantCulture);
+                }
+                result.AddError($"--device must be a number (0, 1, …) or autodetect, not '{text}'");
+                return null;
+            },
+        };
+        var mode = new Option<string>("--mode")
+        {
+            HelpName = "RW|RO",
+            Description = "Read-write or read-only",
+            DefaultValueFactory = _ => "RW",
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Single().Value;
+                if (text.ToUpperInvariant() is "RW" or "RO")
+                {
+                    return text.ToUpperInvariant();
+                }
+                result.AddError($"--mode must be RW or RO, not '{text}'");
+                return null;
+            },
+        };
+        Define("vm-disk-add", "Give a VM a disk: a VBD for the VDI, plugged at once if the VM is running", [vmArg, vdiArg, userdevice, mode], async (r, s, ct) =>
+        {
+            var givenVm = r.GetValue(vmArg)!;
+            var givenVdi = r.GetValue(vdiArg)!;
+            var vmId = await s.ResolveVmAsync(givenVm, ct);
+            var vdiId = await s.ResolveVdiAsync(givenVdi, ct);
+            var body = new VbdBody(vdiId, r.GetValue(userdevice)!, r.GetValue(mode)!, "Disk", Plug: true);
+            var reply = await s.Client.PostAsync<Created>($"api/vms/{vmId}/vbds", body, ct);
+            var vbd = s.Json ? null : await s.TryGetAsync<Vbd>($"api/vbds/{reply.Value.Id}", ct);
+            s.Print(reply, created => Rendering.DiskAdded(s.Console, created.Id, Rendering.Named(givenVdi, vdiId), Rendering.Named(givenVm, vmId), body, vbd));
+        });
+
+        var vbdArg = UuidArgument("vbd", "VBD");
+        void DefineVbdCall(string call, string description) =>
+            Define($"vbd-{call}", description, [vbdArg], async (r, s, ct) =>
+            {
+                var reply = await s.Client.PostAsync<Vbd>($"api/vbds/{r.GetValue(vbdArg)}/{call}", ct);
+                var vmName = s.Json ? null : await s.TryVmNameAsync(reply.Value.Vm, ct);
+                s.Print(reply, vbd => Rendering.DeviceState(s.Console, vbd, vmName));
+            });
+        DefineVbdCall("plug", "Plug a VBD into its running VM (hot-plug)");
+        DefineVbdCall("unplug", "Unplug a VBD from its running VM (hot-unplug)");
+
+        var vifArg = UuidArgument("vif", "VIF");
+        void DefineVifCall(string call, string description) =>
+            Define($"vif-{call}", description, [vifArg], async (r, s, ct) =>
+            {
+                var reply = await s.Client.PostAsync<Vif>($"api/vifs/{r.GetValue(vifArg)}/{call}", ct);
+                var vmName = s.Json ? null : await s.TryVmNameAsync(reply.Value.Vm, ct);
+                s.Print(reply, vif => Rendering.DeviceState(s.Console, vif, vmName));
+            });
+        DefineVifCall("plug", "Plug a VIF into its running VM (hot-plug)");
+        DefineVifCall("unplug", "Unplug a VIF from its running VM (hot-unplug)");
 
         var at = new Option<DateTimeOffset?>("--at")
         {
@@ -126,6 +219,29 @@ internal static class Program
 
         return root;
     }
+
+    /// <summary>"web01 (uuid) is Running on host-a (uuid)": the VM record a lifecycle call answered, with its host's name.</summary>
+    private static async Task PrintPowerStateAsync(Session s, Reply<Vm> reply, CancellationToken ct)
+    {
+        var hostName = s.Json || reply.Value.ResidentOn is null ? null : await s.TryHostNameAsync(reply.Value.ResidentOn, ct);
+        s.Print(reply, vm => Rendering.PowerState(s.Console, vm, hostName));
+    }
+
+    /// <summary>An object the CLI names only by uuid (VBDs and VIFs have no name label): anything else is a usage error.</summary>
+    private static Argument<string> UuidArgument(string name, string kind) => new(name)
+    {
+        Description = $"{kind} uuid",
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Single().Value;
+            if (Guid.TryParse(text, out _))
+            {
+                return text;
+            }
+            result.AddError($"{name} must be a {kind} uuid, not '{text}'");
+            return null;
+        },
+    };
 
     private static JsonElement AsObject(JsonElement e) =>
         e.ValueKind == JsonValueKind.Object ? e : throw new JsonException($"expected a JSON object, got {e.ValueKind}");

@@ -53,12 +53,43 @@ internal static class Rendering
         console.Write(table);
     }
 
-    public static void Started(IAnsiConsole console, Vm vm, string? hostName)
+    /// <summary>A VM after a lifecycle call: "web01 (uuid) is Running on host-a (uuid)".</summary>
+    public static void PowerState(IAnsiConsole console, Vm vm, string? hostName)
     {
         var where = vm.ResidentOn is null ? "" : $" on {hostName ?? vm.ResidentOn} ({vm.ResidentOn})";
-        console.Write(new Text($"{vm.NameLabel} ({vm.Id}) is {vm.PowerState}{where}"));
+        Line(console, $"{vm.NameLabel} ({vm.Id}) is {vm.PowerState}{where}");
+    }
+
+    /// <summary>A new disk: "VBD uuid connects VDI disk1 (uuid) to VM web01 (uuid) as userdevice 1 (xvdb), RW, plugged".</summary>
+    public static void DiskAdded(IAnsiConsole console, string vbdId, string vdi, string vm, VbdBody asked, Vbd? vbd)
+    {
+        var how = vbd is null
+            ? $"userdevice {asked.Userdevice}, {asked.Mode}"
+            : $"userdevice {DeviceOf(vbd)}, {vbd.Mode}, {Attached(vbd.CurrentlyAttached)}";
+        Line(console, $"VBD {vbdId} connects VDI {vdi} to VM {vm} as {how}");
+    }
+
+    /// <summary>A VBD after plug or unplug: "VBD uuid (userdevice 1 (xvdb), RW Disk) of VM db01 (uuid) is plugged".</summary>
+    public static void DeviceState(IAnsiConsole console, Vbd vbd, string? vmName) =>
+        Line(console, $"VBD {vbd.Id} (userdevice {DeviceOf(vbd)}, {vbd.Mode} {vbd.Type}) of VM {Named(vmName, vbd.Vm)} is {Attached(vbd.CurrentlyAttached)}");
+
+    /// <summary>A VIF after plug or unplug: "VIF uuid (device 0, MAC 00:16:3e:…) of VM db01 (uuid) is unplugged".</summary>
+    public static void DeviceState(IAnsiConsole console, Vif vif, string? vmName)
+    {
+        var mac = vif.Mac is { Length: > 0 } m ? $", MAC {m}" : "";
+        Line(console, $"VIF {vif.Id} (device {vif.Device}{mac}) of VM {Named(vmName, vif.Vm)} is {Attached(vif.CurrentlyAttached)}");
+    }
+
+    /// <summary>One line of plain text (never markup).</summary>
+    public static void Line(IAnsiConsole console, string text)
+    {
+        console.Write(new Text(text));
         console.WriteLine();
     }
+
+    /// <summary>How the user named an object, with its uuid: "web01 (uuid)", or the uuid alone when that is what they gave.</summary>
+    public static string Named(string? given, string id) =>
+        given is null || given == id ? id : $"{given} ({id})";
 
     /// <summary>Human memory size: GiB from 1 GiB up, MiB below, at most two decimals ("4 GiB", "1.5 GiB", "512 MiB").</summary>
     public static string Bytes(long bytes)
@@ -79,6 +110,10 @@ internal static class Rendering
             $"{Bytes(bytes)} ({Number(bytes)})",
         _ => v.GetRawText(),
     };
+
+    private static string DeviceOf(Vbd vbd) => vbd.Device is { Length: > 0 } d ? $"{vbd.Userdevice} ({d})" : vbd.Userdevice;
+
+    private static string Attached(bool currentlyAttached) => currentlyAttached ? "plugged" : "unplugged";
 
     private static string HostName(string? id, IReadOnlyDictionary<string, string> names) =>
         id is null ? "-" : names.GetValueOrDefault(id, id);

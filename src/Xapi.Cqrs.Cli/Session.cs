@@ -39,7 +39,10 @@ internal sealed record Session(XapiClient Client, IAnsiConsole Console, TextWrit
     {
         if (Json)
         {
-            Out.WriteLine(reply.Json);
+            if (reply.Json.Length > 0)
+            {
+                Out.WriteLine(reply.Json); // an answer without a body (destroy) prints nothing
+            }
         }
         else
         {
@@ -53,16 +56,27 @@ internal sealed record Session(XapiClient Client, IAnsiConsole Console, TextWrit
     public Task<string> ResolveHostAsync(string host, CancellationToken ct) =>
         ResolveAsync<Host>("api/hosts", "host", host, h => h.Id, h => h.NameLabel, ct);
 
+    public Task<string> ResolveVdiAsync(string vdi, CancellationToken ct) =>
+        ResolveAsync<Vdi>("api/vdis", "VDI", vdi, v => v.Id, v => v.NameLabel, ct);
+
     /// <summary>Best effort: the host's name for a message, or null.</summary>
-    public async Task<string?> TryHostNameAsync(string hostId, CancellationToken ct)
+    public async Task<string?> TryHostNameAsync(string hostId, CancellationToken ct) =>
+        (await TryGetAsync<Host>($"api/hosts/{Uri.EscapeDataString(hostId)}", ct))?.NameLabel;
+
+    /// <summary>Best effort: the VM's name for a message, or null.</summary>
+    public async Task<string?> TryVmNameAsync(string vmId, CancellationToken ct) =>
+        (await TryGetAsync<Vm>($"api/vms/{Uri.EscapeDataString(vmId)}", ct))?.NameLabel;
+
+    /// <summary>Best effort: a record to say more about what a command did, or null if the server will not give it.</summary>
+    public async Task<T?> TryGetAsync<T>(string path, CancellationToken ct) where T : class
     {
         try
         {
-            return (await Client.GetAsync<Host>($"api/hosts/{Uri.EscapeDataString(hostId)}", ct)).Value.NameLabel;
+            return (await Client.GetAsync<T>(path, ct)).Value;
         }
         catch (XapiProblemException)
         {
-            return null; // the command itself succeeded; a missing name is not worth failing for
+            return null; // the command itself succeeded; a missing detail is not worth failing for
         }
     }
 

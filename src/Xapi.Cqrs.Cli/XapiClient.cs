@@ -91,7 +91,27 @@ internal sealed class XapiClient : IDisposable
     public Task<Reply<T>> PostAsync<T>(string path, object body, CancellationToken ct) =>
         SendAsync<T>(new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body, options: Json) }, ct);
 
+    /// <summary>A call without a body (the lifecycle verbs): the answer as <typeparamref name="T"/>.</summary>
+    public Task<Reply<T>> PostAsync<T>(string path, CancellationToken ct) =>
+        SendAsync<T>(new HttpRequestMessage(HttpMethod.Post, path), ct);
+
+    /// <summary>A call without a body whose answer the CLI does not read (destroy): the text as sent, maybe empty.</summary>
+    public async Task<Reply<string>> PostAsync(string path, CancellationToken ct)
+    {
+        var body = await SendRawAsync(new HttpRequestMessage(HttpMethod.Post, path), ct);
+        return new Reply<string>(body, body);
+    }
+
     private async Task<Reply<T>> SendAsync<T>(HttpRequestMessage request, CancellationToken ct)
+    {
+        var uri = request.RequestUri;
+        var body = await SendRawAsync(request, ct);
+        var value = JsonSerializer.Deserialize<T>(body, Json)
+            ?? throw new JsonException($"{uri} answered an empty body");
+        return new Reply<T>(value, body);
+    }
+
+    private async Task<string> SendRawAsync(HttpRequestMessage request, CancellationToken ct)
     {
         using (request)
         {
@@ -101,9 +121,7 @@ internal sealed class XapiClient : IDisposable
             {
                 throw new XapiProblemException(Problem.Parse((int)response.StatusCode, response.ReasonPhrase ?? "", body));
             }
-            var value = JsonSerializer.Deserialize<T>(body, Json)
-                ?? throw new JsonException($"{request.RequestUri} answered an empty body");
-            return new Reply<T>(value, body);
+            return body;
         }
     }
 

@@ -23,6 +23,17 @@ public sealed class ApiStub : IAsyncLifetime
     public const string Twin1 = "cccccccc-cccc-cccc-cccc-cccccccccccc";      // two VMs named "twin"
     public const string Twin2 = "dddddddd-dddd-dddd-dddd-dddddddddddd";
     public const string BrokenVm = "eeeeeeee-eeee-eeee-eeee-eeeeeeeeeeee";   // answers 502 text/plain
+    public const string PausedVm = "ffffffff-ffff-ffff-ffff-ffffffffffff";   // app01, paused on host-a
+
+    public const string Disk1 = "d1d1d1d1-0000-0000-0000-000000000001";      // VDI "disk1"
+    public const string Iso = "d1d1d1d1-0000-0000-0000-000000000002";        // VDI "iso"
+    public const string Scratch1 = "d1d1d1d1-0000-0000-0000-000000000003";   // two VDIs named "scratch"
+    public const string Scratch2 = "d1d1d1d1-0000-0000-0000-000000000004";
+
+    public const string PluggedVbd = "b0b0b0b0-0000-0000-0000-000000000001";   // db01's userdevice 0, attached
+    public const string UnpluggedVbd = "b0b0b0b0-0000-0000-0000-000000000002"; // db01's userdevice 1, not attached
+    public const string PluggedVif = "f0f0f0f0-0000-0000-0000-000000000001";   // db01's device 0, attached
+    public const string UnpluggedVif = "f0f0f0f0-0000-0000-0000-000000000002"; // db01's device 1, not attached
 
     private const long GiB = 1L << 30;
 
@@ -36,9 +47,20 @@ public sealed class ApiStub : IAsyncLifetime
     /// <summary>Bodies of POSTs, in order.</summary>
     public ConcurrentQueue<string> Bodies { get; } = new();
 
+    /// <summary>Every POST that passed the token check, with its body as sent ("" for none), in order.</summary>
+    public ConcurrentQueue<Post> Posts { get; } = new();
+
+    /// <summary>VBDs made by POST /api/vms/{id}/vbds on this stub (readable by GET /api/vbds/{id}).</summary>
+    private readonly ConcurrentDictionary<string, object> _createdVbds = new();
+
+    private int _vbdsCreated;
+
+    /// <summary>The id the last POST /api/vms/{id}/vbds answered.</summary>
+    public string? LastCreatedVbd { get; private set; }
+
     public static readonly object[] Hosts =
     [
-        Host(HostA, "host-a", live: true, total: 16 * GiB, free: 12 * GiB + GiB / 2, cpus: 8, resident: [RunningVm]),
+        Host(HostA, "host-a", live: true, total: 16 * GiB, free: 12 * GiB + GiB / 2, cpus: 8, resident: [RunningVm, PausedVm]),
         Host(HostB, "host-b", live: false, total: 8 * GiB, free: 8 * GiB, cpus: 4, resident: []),
     ];
 
@@ -48,6 +70,27 @@ public sealed class ApiStub : IAsyncLifetime
         [RunningVm] = Vm(RunningVm, "db01", "Running", residentOn: HostA, domid: 7, vcpus: 4, dynMin: 4 * GiB, dynMax: 4 * GiB),
         [Twin1] = Vm(Twin1, "twin", "Halted", residentOn: null, domid: -1, vcpus: 1, dynMin: GiB, dynMax: GiB),
         [Twin2] = Vm(Twin2, "twin", "Halted", residentOn: null, domid: -1, vcpus: 1, dynMin: GiB, dynMax: GiB),
+        [PausedVm] = Vm(PausedVm, "app01", "Paused", residentOn: HostA, domid: 9, vcpus: 1, dynMin: GiB, dynMax: GiB),
+    };
+
+    public static readonly object[] Vdis =
+    [
+        Vdi(Disk1, "disk1", readOnly: false),
+        Vdi(Iso, "iso", readOnly: true),
+        Vdi(Scratch1, "scratch", readOnly: false),
+        Vdi(Scratch2, "scratch", readOnly: false),
+    ];
+
+    public static readonly Dictionary<string, object> Vbds = new()
+    {
+        [PluggedVbd] = Vbd(PluggedVbd, RunningVm, Disk1, "0", "xvda", "RW", attached: true),
+        [UnpluggedVbd] = Vbd(UnpluggedVbd, RunningVm, Iso, "1", "xvdb", "RO", attached: false),
+    };
+
+    public static readonly Dictionary<string, object> Vifs = new()
+    {
+        [PluggedVif] = Vif(PluggedVif, RunningVm, "0", "00:16:3e:12:34:56", attached: true),
+        [UnpluggedVif] = Vif(UnpluggedVif, RunningVm, "1", "00:16:3e:65:43:21", attached: false),
     };
 
     public async ValueTask InitializeAsync()
@@ -70,6 +113,15 @@ public sealed class ApiStub : IAsyncLifetime
             };
             if (refusal is null)
             {
+                if (HttpMethods.IsPost(context.Request.Method))
+                {
+                    context.Request.EnableBuffering();
+                    using var reader = new StreamReader(context.Request.Body, leaveOpen: true);
+                    var body = await reader.ReadToEndAsync(context.RequestAborted);
+                    context.Request.Body.Position = 0;
+                    Bodies.Enqueue(body);
+                    Posts.Enqueue(new Post($"POST {context.Request.Path}{context.Request.QueryString}", body));
+                }
                 await next(context);
             }
             else
@@ -107,6 +159,19 @@ public sealed class ApiStub : IAsyncLifetime
             return Hosts.Any(h => Id(h) == host) ? Start(id, host, body) : Problem(404, "HANDLE_INVALID", "host", host);
         });
 
+        // clean-shutdown, hard-shutdown, clean-reboot, hard-reboot, pause, unpause, destroy (start and start-on are literal routes, which win)
+        app.MapPost("/api/vms/{id}/{call}", (string id, string call) => Lifecycle(id, call));
+
+        app.MapGet("/api/vdis", () => Results.Json(Vdis));
+
+        app.MapPost("/api/vms/{id}/vbds", (string id, JsonElement body) => CreateVbd(id, body));
+        app.MapGet("/api/vbds/{id}", (string id) =>
+            Vbds.TryGetValue(id, out var vbd) || _createdVbds.TryGetValue(id, out vbd) ? Results.Json(vbd) : Problem(404, "HANDLE_INVALID", "VBD", id));
+        app.MapPost("/api/vbds/{id}/{call}", (string id, string call) =>
+            Vbds.TryGetValue(id, out var vbd) ? Plug(id, call, vbd, "VBD") : Problem(404, "HANDLE_INVALID", "VBD", id));
+        app.MapPost("/api/vifs/{id}/{call}", (string id, string call) =>
+            Vifs.TryGetValue(id, out var vif) ? Plug(id, call, vif, "VIF") : Problem(404, "HANDLE_INVALID", "VIF", id));
+
         app.MapGet("/api/vms/{id}/history", (string id, string? at) =>
         {
             if (!Vms.ContainsKey(id))
@@ -140,7 +205,6 @@ public sealed class ApiStub : IAsyncLifetime
 
     private IResult Start(string id, string host, JsonElement body)
     {
-        Bodies.Enqueue(body.GetRawText());
         if (!Vms.TryGetValue(id, out var vm))
         {
             return Problem(404, "HANDLE_INVALID", "VM", id);
@@ -154,6 +218,92 @@ public sealed class ApiStub : IAsyncLifetime
         return Results.Json(Vm(id, current.GetProperty("nameLabel").GetString()!, paused ? "Paused" : "Running",
             residentOn: host, domid: 12, vcpus: 2, dynMin: GiB, dynMax: 2 * GiB));
     }
+
+    /// <summary>A lifecycle call on a canned VM: the record it would have afterwards (the canned data stays as it is), or xapi's refusal.</summary>
+    private static IResult Lifecycle(string id, string call)
+    {
+        if (!Vms.TryGetValue(id, out var vm))
+        {
+            return Problem(404, "HANDLE_INVALID", "VM", id);
+        }
+        (string[] From, string? To)? rule = call switch
+        {
+            "clean-shutdown" => (["Running"], "Halted"),
+            "hard-shutdown" => (["Running", "Paused"], "Halted"),
+            "clean-reboot" or "hard-reboot" => (["Running"], "Running"),
+            "pause" => (["Running"], "Paused"),
+            "unpause" => (["Paused"], "Running"),
+            "destroy" => (["Halted", "Suspended"], null),
+            _ => null,
+        };
+        if (rule is not var (from, to))
+        {
+            return Results.NotFound();
+        }
+        var v = Read(vm);
+        var state = Text(v, "powerState")!;
+        if (!from.Contains(state))
+        {
+            return Problem(409, "VM_BAD_POWER_STATE", id, from[0].ToLowerInvariant(), state.ToLowerInvariant());
+        }
+        if (to is null)
+        {
+            return Results.Ok(); // destroy: 200, nothing to read any more
+        }
+        var domid = v.GetProperty("domid").GetInt64();
+        return Results.Json(Vm(id, Text(v, "nameLabel")!, to,
+            residentOn: to == "Halted" ? null : Text(v, "residentOn"),
+            domid: to == "Halted" ? -1 : call.EndsWith("reboot", StringComparison.Ordinal) ? domid + 1 : domid,
+            vcpus: v.GetProperty("vcpusMax").GetInt32(), dynMin: v.GetProperty("memoryDynamicMin").GetInt64(), dynMax: v.GetProperty("memoryDynamicMax").GetInt64()));
+    }
+
+    /// <summary>Plug or unplug a canned device: the record with currentlyAttached flipped, or xapi's refusal.</summary>
+    private static IResult Plug(string id, string call, object device, string kind)
+    {
+        var record = Read(device).EnumerateObject().ToDictionary(p => p.Name, p => p.Value);
+        var attached = record["currentlyAttached"].GetBoolean();
+        record["currentlyAttached"] = JsonSerializer.SerializeToElement(call == "plug");
+        return call switch
+        {
+            "plug" when attached => Problem(409, "DEVICE_ALREADY_ATTACHED", id),
+            "unplug" when !attached => Problem(409, "DEVICE_ALREADY_DETACHED", id),
+            "plug" or "unplug" => Results.Json(record),
+            _ => Problem(404, "HANDLE_INVALID", kind, id),
+        };
+    }
+
+    /// <summary>POST /api/vms/{id}/vbds: autodetect takes userdevice 2 on db01 (0 and 1 are taken), 0 elsewhere; plugged if asked and the VM runs.</summary>
+    private IResult CreateVbd(string vmId, JsonElement body)
+    {
+        if (!Vms.TryGetValue(vmId, out var vm))
+        {
+            return Problem(404, "HANDLE_INVALID", "VM", vmId);
+        }
+        var vdi = Text(body, "vdiId")!;
+        if (!Vdis.Any(d => Id(d) == vdi))
+        {
+            return Problem(404, "HANDLE_INVALID", "VDI", vdi);
+        }
+        var taken = Vbds.Values.Select(Read).Where(b => Text(b, "vm") == vmId).Select(b => Text(b, "userdevice")).ToHashSet();
+        var asked = Text(body, "userdevice")!;
+        var userdevice = asked == "autodetect"
+            ? Enumerable.Range(0, 16).Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture)).First(n => !taken.Contains(n))
+            : asked;
+        if (taken.Contains(userdevice))
+        {
+            return Problem(409, "DEVICE_ALREADY_EXISTS", userdevice);
+        }
+        var id = $"0b0b0b0b-0000-0000-0000-{Interlocked.Increment(ref _vbdsCreated):D12}";
+        var plugged = body.GetProperty("plug").GetBoolean() && Text(Read(vm), "powerState") == "Running";
+        _createdVbds[id] = Vbd(id, vmId, vdi, userdevice, plugged ? $"xvd{(char)('a' + int.Parse(userdevice, System.Globalization.CultureInfo.InvariantCulture))}" : "",
+            Text(body, "mode")!, plugged);
+        LastCreatedVbd = id;
+        return Results.Created($"/api/vbds/{id}", new { id, version = 1 });
+    }
+
+    private static JsonElement Read(object o) => JsonSerializer.SerializeToElement(o, JsonSerializerOptions.Web);
+
+    private static string? Text(JsonElement e, string property) => e.GetProperty(property).GetString();
 
     private static IResult Problem(int status, string code, params string[] parameters) =>
         Results.Problem(statusCode: status, extensions: new Dictionary<string, object?> { ["code"] = code, ["params"] = parameters });
@@ -199,6 +349,53 @@ public sealed class ApiStub : IAsyncLifetime
         version = 3,
     };
 
+    private static object Vdi(string id, string name, bool readOnly) => new
+    {
+        id,
+        srId = "5a5a5a5a-0000-0000-0000-000000000001",
+        nameLabel = name,
+        virtualSize = 10 * GiB,
+        readOnly,
+        sharable = false,
+    };
+
+    private static object Vbd(string id, string vm, string vdi, string userdevice, string device, string mode, bool attached) => new
+    {
+        id,
+        vm,
+        vdi,
+        userdevice,
+        device,
+        mode,
+        type = "Disk",
+        bootable = false,
+        empty = false,
+        unpluggable = true,
+        currentlyAttached = attached,
+        allowedOperations = attached ? new[] { "unplug" } : ["plug", "destroy"],
+        currentOperations = new Dictionary<string, string>(),
+        statusCode = 0,
+        statusDetail = "",
+        version = 2,
+    };
+
+    private static object Vif(string id, string vm, string device, string mac, bool attached) => new
+    {
+        id,
+        vm,
+        network = "4e4e4e4e-0000-0000-0000-000000000001",
+        device,
+        mac,
+        mtu = 1500,
+        currentlyAttached = attached,
+        allowedOperations = attached ? new[] { "unplug" } : ["plug", "destroy"],
+        currentOperations = new Dictionary<string, string>(),
+        version = 2,
+    };
+
     private static object Event(long seq, string stream, long version, string type, string at, string actor, string correlationId) =>
         new { seq, stream, version, type, at, actor, correlationId, data = new { } };
 }
+
+/// <summary>One POST as the stub received it: "POST /path?query" and the body ("" when there was none).</summary>
+public sealed record Post(string Request, string Body);
