@@ -31,8 +31,14 @@ public static class XapiApp
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(new HostDefaults(options.Hypervisor));
         var marten = builder.Services.AddXapiStore(new StoreSettings(connectionString, options.Schema));
+        var deadlines = Application.Admin.OperationDeadlines.From(builder.Configuration);
+        builder.Services.AddSingleton(deadlines);
         builder.Services.AddHostAgents(marten, new AgentSettings(
-            builder.Configuration.GetValue<TimeSpan?>("Xapi:Agent:CoalesceWindow") ?? AgentSettings.DefaultCoalesceWindow));
+            builder.Configuration.GetValue<TimeSpan?>("Xapi:Agent:CoalesceWindow") ?? AgentSettings.DefaultCoalesceWindow)
+        {
+            Deadlines = deadlines,
+            RebootDelay = builder.Configuration.GetValue<TimeSpan?>("Xapi:Agent:RebootDelay") ?? AgentSettings.DefaultRebootDelay,
+        });
         builder.Services.AddSingleton(new Application.Vms.PlacementSettings(options.Seed,
             builder.Configuration.GetValue<TimeSpan?>("Xapi:Placement:DecideWithin")));
         builder.Services.AddXapiApplication();

@@ -4,6 +4,7 @@ using Xapi.Cqrs.Api.Http;
 using Xapi.Cqrs.Application.Admin;
 using Xapi.Cqrs.Application.Tasks;
 using Xapi.Cqrs.Application.Vms;
+using Xapi.Cqrs.Domain.Vms;
 
 namespace Xapi.Cqrs.Api.Endpoints;
 
@@ -16,6 +17,15 @@ public static class VmEndpoints
     public sealed record StartBody(bool? Paused, bool? Force);
 
     public sealed record StartOnBody(Guid? Host, bool? Paused, bool? Force);
+
+    private static readonly (string Path, VmOperation Operation)[] PowerRoutes =
+    [
+        ("/pause", VmOperation.Pause),
+        ("/clean-shutdown", VmOperation.CleanShutdown),
+        ("/hard-shutdown", VmOperation.HardShutdown),
+        ("/clean-reboot", VmOperation.CleanReboot),
+        ("/hard-reboot", VmOperation.HardReboot),
+    ];
 
     public static void MapVms(this IEndpointRouteBuilder app)
     {
@@ -32,13 +42,13 @@ public static class VmEndpoints
             .Requires("VM.get_history", Role.ReadOnly);
 
         var vm = app.MapGroup("/api/vms/{id:guid}");
-        vm.MapPost("/start", async (Guid id, StartBody? body, bool? async, bool? dryRun, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
-            dryRun == true
+        vm.MapPost("/start", async (Guid id, HttpRequest request, bool? async, bool? dryRun, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            await Answers.OptionalBodyAsync<StartBody>(request, ct) is var body && dryRun == true
                 ? Results.Ok(await m.Send(new PreviewStart.Query(id, null, body?.Paused ?? false), ct))
                 : await Lifecycle(new StartVm.Command(id, null, body?.Paused ?? false, body?.Force ?? false), id, async, m, session, signals, time, ct))
             .Requires("VM.start", Role.VmOperator);
-        vm.MapPost("/start-on", async (Guid id, StartOnBody? body, bool? async, bool? dryRun, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
-            body?.Host is not { } host
+        vm.MapPost("/start-on", async (Guid id, HttpRequest request, bool? async, bool? dryRun, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            await Answers.OptionalBodyAsync<StartOnBody>(request, ct) is not { Host: { } host } body
                 ? throw Application.Pipeline.RequestValidationException.Single("host", Domain.ErrorCodes.InvalidValue, "host", "")
                 : dryRun == true
                     ? Results.Ok(await m.Send(new PreviewStart.Query(id, host, body.Paused ?? false), ct))
@@ -47,9 +57,14 @@ public static class VmEndpoints
         vm.MapPost("/unpause", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
             Lifecycle(new UnpauseVm.Command(id), id, async, m, session, signals, time, ct))
             .Requires("VM.unpause", Role.VmOperator);
-        vm.MapPost("/hard-shutdown", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
-            Lifecycle(new HardShutdownVm.Command(id), id, async, m, session, signals, time, ct))
-            .Requires("VM.hard_shutdown", Role.VmOperator);
+        vm.MapPost("/destroy", async (Guid id, IMediator m, CancellationToken ct) => Results.Ok(new { id, version = await m.Send(new DestroyVm.Command(id), ct) }))
+            .Requires("VM.destroy", Role.VmAdmin);
+        foreach (var (path, op) in PowerRoutes)
+        {
+            vm.MapPost(path, (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+                Lifecycle(new PowerOperationVm.Command(id, op), id, async, m, session, signals, time, ct))
+                .Requires(PowerOperations.TaskName(op), Role.VmOperator);
+        }
     }
 
     private static Task<IResult> Lifecycle(IRequest<StartVm.Started> command, Guid vmId, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>

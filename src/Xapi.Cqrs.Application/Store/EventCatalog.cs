@@ -1,3 +1,4 @@
+using Xapi.Cqrs.Domain.Devices;
 using Xapi.Cqrs.Domain.Hosts;
 using Xapi.Cqrs.Domain.Messages;
 using Xapi.Cqrs.Domain.Networks;
@@ -42,6 +43,13 @@ public static class EventCatalog
         (typeof(StartFailed), "start_failed"),
         (typeof(RrdPushed), "rrd_pushed"),
         (typeof(GuestMetricsReported), "guest_metrics_reported"),
+        (typeof(DomainPaused), "domain_paused"),
+        (typeof(ShutdownAcknowledged), "shutdown_acknowledged"),
+        (typeof(DomainDestroyed), "domain_destroyed"),
+        (typeof(VmRebooted), "vm_rebooted"),
+        (typeof(DomainStoppedByItself), "domain_stopped_by_itself"),
+        (typeof(OperationAbandoned), "operation_abandoned"),
+        (typeof(VmDestroyed), "vm_destroyed"),
 
         (typeof(HostRegistered), "host_registered"),
         (typeof(HostEnabled), "host_enabled"),
@@ -56,6 +64,13 @@ public static class EventCatalog
         (typeof(VbdCurrentlyAttachedSet), "vbd_currently_attached_set"),
         (typeof(VifCreated), "vif_created"),
         (typeof(VifCurrentlyAttachedSet), "vif_currently_attached_set"),
+        (typeof(DeviceOperationForwarded), "device_operation_forwarded"),
+        (typeof(VbdUnplugged), "vbd_unplugged"),
+        (typeof(VifUnplugged), "vif_unplugged"),
+        (typeof(VbdDestroyed), "vbd_destroyed"),
+        (typeof(VifDestroyed), "vif_destroyed"),
+        (typeof(VbdRemoved), "vbd_removed"),
+        (typeof(VifRemoved), "vif_removed"),
 
         (typeof(SrCreated), "sr_created"),
         (typeof(VdiCreated), "vdi_created"),
@@ -67,6 +82,7 @@ public static class EventCatalog
         (typeof(TaskProgressed), "task_progressed"),
         (typeof(TaskSucceeded), "task_succeeded"),
         (typeof(TaskFailed), "task_failed"),
+        (typeof(TaskCancelled), "task_cancelled"),
 
         (typeof(MessageCreated), "message_created"),
     ];

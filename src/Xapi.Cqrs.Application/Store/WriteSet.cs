@@ -115,10 +115,10 @@ public sealed class WriteSet
     /// <summary>A copy to decide on, leaving this one as loaded (to decide again from the start).</summary>
     public WriteSet Fork() => new(vms.Values, vbds.Values, vifs.Values, vdis.Values, Hosts.Values, versions, locked);
 
-    /// <summary>One VM's devices as they are now; HANDLE_INVALID for a VM that was not found.</summary>
+    /// <summary>One VM's devices as they are now; HANDLE_INVALID for a VM that was not found or was destroyed.</summary>
     public VmDevices DevicesOf(Guid vmId)
     {
-        var vm = vms.GetValueOrDefault(vmId) ?? throw XapiException.HandleInvalid(ObjectClass.Vm, vmId);
+        var vm = vms.GetValueOrDefault(vmId) is { Destroyed: false } found ? found : throw XapiException.HandleInvalid(ObjectClass.Vm, vmId);
         var vbdStates = vm.Vbds.Keys.Select(vbds.GetValueOrDefault).OfType<Vbd>().ToList();
         return VmDevices.Of(vm,
             vbdStates,

@@ -25,7 +25,7 @@ public static class AwaitTask
             var task = await session.GetAsync<XapiTask>(taskId, ObjectClass.Task, ct);
             if (task.IsFinished)
             {
-                return task is { Status: Domain.Tasks.TaskStatus.Failure, ErrorInfo.Length: > 0 }
+                return task is { Status: Domain.Tasks.TaskStatus.Failure or Domain.Tasks.TaskStatus.Cancelled, ErrorInfo.Length: > 0 }
                     ? throw new XapiException(task.ErrorInfo[0], [.. task.ErrorInfo.Skip(1)])
                     : task;
             }

@@ -24,7 +24,7 @@ public sealed class TaskSignals : ICommitObserver
     {
         foreach (var e in events)
         {
-            if (e.Data is TaskSucceeded or TaskFailed && waiting.TryRemove(e.StreamId, out var signal))
+            if (e.Data is TaskSucceeded or TaskFailed or TaskCancelled && waiting.TryRemove(e.StreamId, out var signal))
             {
                 signal.TrySetResult();
             }

@@ -9,9 +9,17 @@ public static class MessageNames
 
     public const string VmShutdown = "VM_SHUTDOWN";
 
-    /// <summary>VM_SHUTDOWN's body (this product's wording, in the style of VM_STARTED's).</summary>
-    public static string VmShutdownBody(string vmName, Guid vm, string hostName, Guid host) =>
-        $"VM '{vmName}' (uuid: {vm}) shut down on host: {hostName} (uuid: {host})";
+    public const string VmRebooted = "VM_REBOOTED";
+
+    public const string VmCrashed = "VM_CRASHED";
+
+    public const string VmPaused = "VM_PAUSED";
+
+    public const string VmUnpaused = "VM_UNPAUSED";
+
+    /// <summary>The body of a lifecycle message: "VM '&lt;name&gt;' (uuid: …) &lt;what&gt; on host: &lt;host&gt; (uuid: …)".</summary>
+    public static string VmBody(string what, string vmName, Guid vm, string hostName, Guid host) =>
+        $"VM '{vmName}' (uuid: {vm}) {what} on host: {hostName} (uuid: {host})";
 
     /// <summary>§9 body text: "VM '&lt;name&gt;' (uuid: …) started on host: &lt;host&gt; (uuid: …)".</summary>
     public static string VmStartedBody(string vmName, Guid vm, string hostName, Guid host) =>

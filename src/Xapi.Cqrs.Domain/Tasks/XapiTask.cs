@@ -48,6 +48,9 @@ public sealed record XapiTask
     public XapiTask On(TaskFailed e) =>
         this with { Status = TaskStatus.Failure, ErrorInfo = e.ErrorInfo, Finished = e.FinishedAt };
 
+    public XapiTask On(TaskCancelled e) =>
+        this with { Status = TaskStatus.Cancelled, ErrorInfo = [ErrorCodes.TaskCancelled, Id.ToString()], Finished = e.FinishedAt };
+
     public bool IsFinished => Status != TaskStatus.Pending;
 
     /// <summary>The next state after any event of this stream (unknown events leave it unchanged).</summary>
@@ -56,6 +59,7 @@ public sealed record XapiTask
         TaskProgressed x => On(x),
         TaskSucceeded x => On(x),
         TaskFailed x => On(x),
+        TaskCancelled x => On(x),
         _ => this,
     };
 

@@ -57,6 +57,9 @@ public sealed record Vm
     /// <summary>VIF id → device number (decimal string).</summary>
     public ImmutableDictionary<Guid, string> Vifs { get; init; } = ImmutableDictionary<Guid, string>.Empty;
 
+    /// <summary>VM.destroy happened: reads answer HANDLE_INVALID; the stream stays for history.</summary>
+    public bool Destroyed { get; init; }
+
     /// <summary>The last step of the task now driving the VM (progress and step name of its task are derived from it).</summary>
     public TaskStep? Step { get; init; }
 
@@ -102,6 +105,10 @@ public sealed record Vm
     public Vm On(VbdAdded e) => this with { Vbds = Vbds.SetItem(e.VbdId, e.Userdevice) };
 
     public Vm On(VifAdded e) => this with { Vifs = Vifs.SetItem(e.VifId, e.Device) };
+
+    public Vm On(VbdRemoved e) => this with { Vbds = Vbds.Remove(e.VbdId) };
+
+    public Vm On(VifRemoved e) => this with { Vifs = Vifs.Remove(e.VifId) };
 
     public Vm On(OperationAdded e) =>
         this with { CurrentOperations = CurrentOperations.SetItem(e.TaskId, VmOperations.Parse(e.Operation)) };
@@ -157,13 +164,39 @@ public sealed record Vm
 
     public Vm On(RrdPushed e) => this;
 
-    public Vm On(GuestMetricsReported e) => this with { Guest = new GuestMetrics(e.PvDriversDetected, e.PvDriversVersion, e.Features, e.At) };
+    public Vm On(GuestMetricsReported e) =>
+        this with { Guest = new GuestMetrics(e.PvDriversDetected, e.PvDriversVersion, e.Features, e.At ?? DateTimeOffset.MinValue) };
+
+    public Vm On(DomainPaused e) => this with { Step = new TaskStep(e.TaskId, 0.5, "domain paused") };
+
+    public Vm On(ShutdownAcknowledged e) => this with { Step = new TaskStep(e.TaskId, 0.3, $"guest acknowledged {e.Reason}") };
+
+    /// <summary>The domain is gone; a reboot builds the next one, and its guest boots afresh (no guest metrics until it reports).</summary>
+    public Vm On(DomainDestroyed e) => this with { Step = new TaskStep(e.TaskId, 0.4, $"domain {e.Domid} destroyed"), Guest = null };
+
+    public Vm On(VmRebooted e) => this with
+    {
+        ResidentOn = e.HostId,
+        Domid = e.Domid,
+        PowerState = VmPowerState.Running,
+        VcpusNumber = e.VcpusNumber,
+        StartTime = e.StartTime,
+        Step = new TaskStep(e.TaskId, 0.9, "rebooted"),
+    };
+
+    public Vm On(DomainStoppedByItself e) => this with { Guest = null };
+
+    public Vm On(OperationAbandoned e) => this;
+
+    public Vm On(VmDestroyed e) => this with { Destroyed = true };
 
     /// <summary>The next state after any event of this stream (unknown events leave it unchanged).</summary>
     public Vm Evolve(object @event) => @event switch
     {
         VbdAdded x => On(x),
         VifAdded x => On(x),
+        VbdRemoved x => On(x),
+        VifRemoved x => On(x),
         OperationAdded x => On(x),
         OperationRemoved x => On(x),
         StartRefused x => On(x),
@@ -184,6 +217,13 @@ public sealed record Vm
         StartFailed x => On(x),
         RrdPushed x => On(x),
         GuestMetricsReported x => On(x),
+        DomainPaused x => On(x),
+        ShutdownAcknowledged x => On(x),
+        DomainDestroyed x => On(x),
+        VmRebooted x => On(x),
+        DomainStoppedByItself x => On(x),
+        OperationAbandoned x => On(x),
+        VmDestroyed x => On(x),
         _ => this,
     };
 

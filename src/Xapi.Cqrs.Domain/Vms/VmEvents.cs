@@ -41,6 +41,12 @@ public sealed record VbdAdded(Guid VbdId, string Userdevice, Guid? VdiId, string
 /// <summary>A VIF was created for this VM (device numbers are unique per VM).</summary>
 public sealed record VifAdded(Guid VifId, string Device, Guid NetworkId);
 
+/// <summary>The VBD was destroyed: the VM no longer lists it (its position is free again); the VBD's stream keeps its history.</summary>
+public sealed record VbdRemoved(Guid VbdId);
+
+/// <summary>The VIF was destroyed: the VM no longer lists it (its device number is free again).</summary>
+public sealed record VifRemoved(Guid VifId);
+
 /// <summary>A start could not begin; recorded so the refusal appears in the VM's history.</summary>
 public sealed record StartRefused(Guid TaskId, string Operation, string Code, ImmutableArray<string> Params);
 
@@ -126,5 +132,33 @@ public sealed record RrdPushed(Guid TaskId, Guid HostId, long Domid);
 /// <summary>
 /// VM_guest_metrics as the booted guest's PV drivers report them (xenstore <c>attr/PVAddons</c>, <c>control/feature-*</c>):
 /// whether PV drivers run, their version, and the features they announce (<c>feature-shutdown</c>, …).
+/// A host-side step of the task during which the guest booted (start, reboot).
 /// </summary>
-public sealed record GuestMetricsReported(long Domid, bool PvDriversDetected, string PvDriversVersion, ImmutableArray<string> Features, DateTimeOffset At);
+public sealed record GuestMetricsReported(Guid TaskId, long Domid, bool PvDriversDetected, string PvDriversVersion, ImmutableArray<string> Features,
+    DateTimeOffset? At = null, double? DurationMs = null) : IHostStep;
+
+/// <summary>VM.pause on the host: the domain's vCPUs stopped.</summary>
+public sealed record DomainPaused(Guid TaskId, long Domid, DateTimeOffset? At = null, double? DurationMs = null) : IHostStep;
+
+/// <summary>The guest acknowledged a clean shutdown or reboot request (control/shutdown) and its domain shut down.</summary>
+public sealed record ShutdownAcknowledged(Guid TaskId, long Domid, string Reason, DateTimeOffset? At = null, double? DurationMs = null) : IHostStep;
+
+/// <summary>The VM's domain was destroyed on the host (shutdown, or the first half of a reboot).</summary>
+public sealed record DomainDestroyed(Guid TaskId, long Domid, DateTimeOffset? At = null, double? DurationMs = null) : IHostStep;
+
+/// <summary>A reboot rebuilt the domain on the same host: the VM stays Running with a new domid.</summary>
+public sealed record VmRebooted(Guid TaskId, Guid HostId, long Domid, long VcpusNumber, DateTimeOffset StartTime);
+
+/// <summary>
+/// The host saw the VM's domain stop by itself (the guest powered off, rebooted or crashed), and what the VM's
+/// actions_after_* made of it: <c>destroy</c> (to Halted), <c>restart</c> (rebuilt by the task of the same id),
+/// <c>preserve</c> (the domain kept for inspection, the VM Paused). <see cref="Converted"/> tells why a restart
+/// became a destroy (a crash loop).
+/// </summary>
+public sealed record DomainStoppedByItself(Guid TaskId, long Domid, string Reason, string Action, string? Converted, DateTimeOffset At);
+
+/// <summary>An operation open past its deadline was ended by its owner (finished or rolled back), never dropped silently.</summary>
+public sealed record OperationAbandoned(Guid TaskId, string Operation, TimeSpan Deadline, string Outcome);
+
+/// <summary>VM.destroy: the VM (Halted or Suspended) and its VBDs and VIFs are gone from reads; never from history.</summary>
+public sealed record VmDestroyed(DateTimeOffset At);

@@ -4,6 +4,7 @@ using JasperFx.Events.Projections;
 using Marten;
 using Marten.Subscriptions;
 using Xapi.Cqrs.Domain.Operations;
+using Xapi.Cqrs.Domain.Tasks;
 using Xapi.Cqrs.Domain.Vms;
 
 namespace Xapi.Cqrs.HostAgent.Agents;
@@ -23,7 +24,8 @@ public sealed class HostAgentSubscription : SubscriptionBase
         this.agents = agents;
         Name = "host-agents";
         IncludeType<ScheduledToBeResidentOnSet>();
-        IncludeType<OperationAdded>(); // unpause, hard_shutdown
+        IncludeType<OperationAdded>(); // unpause and the power operations
+        IncludeType<TaskCancelled>(); // an operation overtaken: its running work stops
     }
 
     public override Task<IChangeListener> ProcessEventsAsync(EventRange page, ISubscriptionController controller, IDocumentOperations operations, CancellationToken cancellationToken)
@@ -48,7 +50,9 @@ public abstract record AgentWork(Guid VmId, Guid TaskId, string? CorrelationId)
     {
         ScheduledToBeResidentOnSet s => new Start(e.StreamId, s.TaskId, s.HostId, s.StartPaused, e.CorrelationId),
         OperationAdded { ObjectClass: "VM", Operation: "unpause" } u => new Unpause(e.StreamId, u.TaskId, e.CorrelationId),
-        OperationAdded { ObjectClass: "VM", Operation: "hard_shutdown" } h => new HardShutdown(e.StreamId, h.TaskId, e.CorrelationId),
+        OperationAdded { ObjectClass: "VM" } o when VmOperations.TryParse(o.Operation, out var op) && Application.Vms.PowerOperationVm.Operations.Contains(op)
+            => new Power(e.StreamId, o.TaskId, op, e.CorrelationId),
+        TaskCancelled => new Cancel(e.StreamId),
         _ => null,
     };
 
@@ -57,7 +61,20 @@ public abstract record AgentWork(Guid VmId, Guid TaskId, string? CorrelationId)
 
     public sealed record Unpause(Guid VmId, Guid TaskId, string? CorrelationId) : AgentWork(VmId, TaskId, CorrelationId);
 
-    public sealed record HardShutdown(Guid VmId, Guid TaskId, string? CorrelationId) : AgentWork(VmId, TaskId, CorrelationId);
+    /// <summary>Pause, clean/hard shutdown, clean/hard reboot of the VM on its resident host.</summary>
+    public sealed record Power(Guid VmId, Guid TaskId, VmOperation Operation, string? CorrelationId) : AgentWork(VmId, TaskId, CorrelationId);
+
+    /// <summary>The task was cancelled (overtaken): its running work, if any, stops. Not queued.</summary>
+    public sealed record Cancel(Guid CancelledTask) : AgentWork(Guid.Empty, CancelledTask, null);
+
+    /// <summary>The VM's domain stopped by itself: follow its actions_after_*.</summary>
+    public sealed record GuestStopped(Guid VmId, Guid HostId, long Domid, string Reason) : AgentWork(VmId, Guid.NewGuid(), null);
+
+    /// <summary>A domain the VM's record does not account for (no open start, the VM not resident here, or still marked poweroff): destroyed.</summary>
+    public sealed record Orphan(Guid VmId, Guid HostId, bool VmResidentHere) : AgentWork(VmId, Guid.NewGuid(), null);
+
+    /// <summary>An operation open past its deadline: finished or rolled back by this agent.</summary>
+    public sealed record Abandon(Guid VmId, Guid OpenTask, Guid HostId, TimeSpan Deadline) : AgentWork(VmId, Guid.NewGuid(), null);
 
     /// <summary>The VM is recorded Running/Paused here but the hypervisor has no domain for it.</summary>
     public sealed record DomainVanished(Guid VmId, Guid HostId) : AgentWork(VmId, VmId, null);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Xapi.Cqrs.Application.Store;
+using Xapi.Cqrs.Domain;
 using Xapi.Cqrs.Domain.Operations;
 using Xapi.Cqrs.Domain.Vms;
 using Xapi.Cqrs.HostAgent.Hypervisor;
@@ -17,8 +18,20 @@ public sealed record AgentSettings(TimeSpan CoalesceWindow)
 {
     public static readonly TimeSpan DefaultCoalesceWindow = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>xenopsd: a guest reboot within the minimum reboot delay of its start waits this long (Xapi:Agent:RebootDelay).</summary>
+    public static readonly TimeSpan DefaultRebootDelay = TimeSpan.FromSeconds(15);
+
     /// <summary>How many pieces of agent work run at once in this process (xenopsd's worker pool, bounded by database connections).</summary>
     public int MaxConcurrentWork { get; init; } = 64;
+
+    /// <summary>Xapi:Deadlines:* — how long an operation may stay open (a clean shutdown waits this long for the guest).</summary>
+    public Application.Admin.OperationDeadlines Deadlines { get; init; } = new();
+
+    /// <summary>How long a too-early guest reboot waits before the domain is rebuilt.</summary>
+    public TimeSpan RebootDelay { get; init; } = DefaultRebootDelay;
+
+    /// <summary>How often the open operations are checked against their deadlines.</summary>
+    public TimeSpan DeadlineSweep { get; init; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>
@@ -32,6 +45,8 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
     IHostApplicationLifetime lifetime, ILogger<LocalAgents> log) : IHostedService, ICommitObserver
 {
     private readonly ConcurrentDictionary<Guid, Task> running = new();
+    private readonly ConcurrentDictionary<Guid, CancellationTokenSource> cancels = new();
+    private readonly ConcurrentDictionary<Guid, bool> watched = new();
     private readonly ConcurrentDictionary<Guid, SemaphoreSlim> perVm = new();
     private readonly SemaphoreSlim slots = new(settings.MaxConcurrentWork, settings.MaxConcurrentWork);
     private readonly CancellationTokenSource stopping = new();
@@ -53,6 +68,16 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
     {
         if (stopping.IsCancellationRequested)
         {
+            return;
+        }
+
+        if (work is AgentWork.Cancel cancel)
+        {
+            if (cancels.TryGetValue(cancel.CancelledTask, out var cts))
+            {
+                cts.Cancel();
+            }
+
             return;
         }
 
@@ -86,15 +111,36 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
     }
 
     /// <summary>The hypervisor of a simulated host, created on first use from the host's record.</summary>
-    public IHypervisor? HypervisorFor(Host host) =>
-        host.Hypervisor == "simulated" ? registry.GetOrCreateSimulated(host.Id, host.MemoryTotal, host.MemoryOverhead, time)
-        : registry.TryGet(host.Id, out var hv) ? hv : null;
+    public IHypervisor? HypervisorFor(Host host)
+    {
+        var hypervisor = host.Hypervisor == "simulated" ? registry.GetOrCreateSimulated(host.Id, host.MemoryTotal, host.MemoryOverhead, time)
+            : registry.TryGet(host.Id, out var hv) ? hv : null;
+        if (hypervisor is not null && watched.TryAdd(host.Id, true))
+        {
+            // xenopsd's event thread: a domain that stops by itself is followed by the VM's actions_after_*.
+            hypervisor.DomainStopped += (_, e) => Dispatch(new AgentWork.GuestStopped(e.VmId, host.Id, e.Domid, e.Reason.ToWire()));
+        }
+
+        return hypervisor;
+    }
 
     private async Task RunAsync(AgentWork work)
     {
         var gate = perVm.GetOrAdd(work.VmId, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(stopping.Token).ConfigureAwait(false);
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
+        cancels[work.TaskId] = cancel;
+        try
+        {
+            await gate.WaitAsync(cancel.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            cancels.TryRemove(work.TaskId, out _);
+            return; // cancelled while queued behind other work of the VM
+        }
+
         await slots.WaitAsync(stopping.Token).ConfigureAwait(false);
+        var ct = cancel.Token;
         try
         {
             await using var scope = scopes.CreateAsyncScope();
@@ -110,22 +156,32 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                     }
 
                     await new StartSequence(agent.Hypervisor, session, As(agent.Subject), reports, time, settings.CoalesceWindow, log)
-                        .RunAsync(start, stopping.Token);
+                        .RunAsync(start, ct);
                     break;
-                case AgentWork.HardShutdown shutdown:
-                    await HardShutdownAsync(shutdown, session, As);
+                case AgentWork.Power power:
+                    await PowerAsync(power, session, As, ct);
                     break;
                 case AgentWork.Unpause unpause:
-                    await new UnpauseSequence(this, session, As).RunAsync(unpause, stopping.Token);
+                    await new UnpauseSequence(this, session, As).RunAsync(unpause, ct);
+                    break;
+                case AgentWork.GuestStopped stopped:
+                    await GuestStoppedAsync(stopped, session, As, ct);
+                    break;
+                case AgentWork.Orphan orphan:
+                    await OrphanAsync(orphan, session, As, ct);
+                    break;
+                case AgentWork.Abandon abandon:
+                    await AbandonAsync(abandon, session, As, ct);
                     break;
                 case AgentWork.DomainVanished vanished:
-                    await As("host-agent:reconcile").Send(new Application.Vms.VmHalted.Command(vanished.VmId, vanished.HostId, "the hypervisor reports no domain for this VM"), stopping.Token);
+                    await As("host-agent:reconcile").Send(new Application.Vms.VmHalted.Command(vanished.VmId, vanished.HostId, "the hypervisor reports no domain for this VM"), ct);
                     break;
             }
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            // shutting down: the operation stays open and is reconciled at the next start of the service
+            // shutting down: the operation stays open and is reconciled at the next start of the service;
+            // cancelled (overtaken or abandoned): whoever cancelled it has ended the operation
         }
         catch (Exception e)
         {
@@ -133,36 +189,82 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
         }
         finally
         {
+            cancels.TryRemove(work.TaskId, out _);
             slots.Release();
             gate.Release();
         }
     }
 
-    /// <summary>
-    /// The member side of VM.hard_shutdown: destroy the VM's domain (idempotent: a domain already gone is fine,
-    /// so a shutdown found open after a restart is simply done again), then report the move to Halted.
-    /// </summary>
-    private async Task HardShutdownAsync(AgentWork.HardShutdown work, IQuerySession session, Func<string, AgentCommands> commandsAs)
+    /// <summary>The member side of the power operations (<see cref="PowerSequence"/>), on the VM's resident host.</summary>
+    private async Task PowerAsync(AgentWork.Power work, IQuerySession session, Func<string, AgentCommands> commandsAs, CancellationToken ct)
     {
-        var vm = await session.LoadAsync<Vm>(work.VmId, stopping.Token);
+        var vm = await session.LoadAsync<Vm>(work.VmId, ct);
         if (vm is null || !vm.CurrentOperations.ContainsKey(work.TaskId) || vm.ResidentOn is not { } hostId
             || await AgentFor(hostId, session) is not { } agent)
         {
             return;
         }
 
-        var commands = commandsAs(agent.Subject);
-        try
+        await new PowerSequence(agent.Hypervisor, session, commandsAs(agent.Subject), time, settings.CoalesceWindow,
+                settings.Deadlines.For(work.Operation.ToWire()), log)
+            .RunAsync(vm, hostId, work.TaskId, work.Operation, ct);
+    }
+
+    /// <summary>
+    /// A domain stopped by itself: a reboot too soon after the start waits (xenopsd's 15 s), then the decision opens the
+    /// follow-up operation, which the agent runs like any other.
+    /// </summary>
+    private async Task GuestStoppedAsync(AgentWork.GuestStopped work, IQuerySession session, Func<string, AgentCommands> commandsAs, CancellationToken ct)
+    {
+        var vm = await session.LoadAsync<Vm>(work.VmId, ct);
+        if (vm is null || vm.ResidentOn != work.HostId || await AgentFor(work.HostId, session) is not { } agent)
         {
-            await agent.Hypervisor.DestroyDomainAsync(vm.Id, stopping.Token);
-        }
-        catch (HypervisorException e)
-        {
-            await commands.Send(new Application.Vms.HardShutdownVm.Failed(vm.Id, work.TaskId, e.Code, e.Params), CancellationToken.None);
             return;
         }
 
-        await commands.Send(new Application.Vms.HardShutdownVm.Done(vm.Id, work.TaskId, hostId), stopping.Token);
+        if (work.Reason == "reboot" && GuestStops.ActionFor(vm, work.Reason, time.GetUtcNow()).Action == GuestStops.Restart
+            && GuestStops.RebootTooSoon(vm, time.GetUtcNow()))
+        {
+            await Task.Delay(settings.RebootDelay, time, ct);
+        }
+
+        await commandsAs(agent.Subject).Send(new Application.Vms.GuestStopped.Command(work.VmId, work.HostId, work.Domid, work.Reason), ct);
+    }
+
+    /// <summary>A domain nothing accounts for is destroyed; a VM recorded running here on it moves to Halted.</summary>
+    private async Task OrphanAsync(AgentWork.Orphan work, IQuerySession session, Func<string, AgentCommands> commandsAs, CancellationToken ct)
+    {
+        if (await AgentFor(work.HostId, session) is not { } agent)
+        {
+            return;
+        }
+
+        await agent.Hypervisor.DestroyDomainAsync(work.VmId, ct);
+        if (work.VmResidentHere)
+        {
+            await commandsAs("host-agent:reconcile").Send(new Application.Vms.VmHalted.Command(work.VmId, work.HostId,
+                "its domain was never made survivable (action-request=poweroff): destroyed"), ct);
+        }
+    }
+
+    /// <summary>An operation past its deadline: its work stops, then it is finished or rolled back from the hypervisor's truth.</summary>
+    private async Task AbandonAsync(AgentWork.Abandon work, IQuerySession session, Func<string, AgentCommands> commandsAs, CancellationToken ct)
+    {
+        var vm = await session.LoadAsync<Vm>(work.VmId, ct);
+        if (vm is null || PowerOperations.OpenOperation(vm, work.OpenTask) is not { } op || await AgentFor(work.HostId, session) is not { } agent)
+        {
+            return;
+        }
+
+        var domain = agent.Hypervisor.FindDomain(vm.Id);
+        if (op is VmOperation.Start or VmOperation.StartOn || (op is VmOperation.CleanReboot or VmOperation.HardReboot && domain?.ActionRequest is not null))
+        {
+            await agent.Hypervisor.DestroyDomainAsync(vm.Id, CancellationToken.None); // a start is undone as on failure
+            domain = null;
+        }
+
+        log.LogWarning("{Operation} ({Task}) of VM {Vm} is open past its deadline of {Deadline}: abandoned", op.ToWire(), work.OpenTask, vm.Id, work.Deadline);
+        await commandsAs(agent.Subject).Send(new Application.Vms.AbandonOperation.Command(vm.Id, work.OpenTask, work.HostId, work.Deadline, domain is null), CancellationToken.None);
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -176,6 +278,26 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 log.LogError(e, "reconciliation after start failed");
+            }
+
+            using var sweep = new PeriodicTimer(settings.DeadlineSweep, time);
+            try
+            {
+                while (await sweep.WaitForNextTickAsync(stopping.Token))
+                {
+                    try
+                    {
+                        await SweepDeadlinesAsync(stopping.Token);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        log.LogError(e, "the deadline sweep failed");
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // stopping
             }
         }));
         return Task.CompletedTask;
@@ -213,8 +335,8 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                     case VmOperation.Unpause:
                         Dispatch(new AgentWork.Unpause(vm.Id, taskId, null));
                         break;
-                    case VmOperation.HardShutdown:
-                        Dispatch(new AgentWork.HardShutdown(vm.Id, taskId, null));
+                    case var power when Application.Vms.PowerOperationVm.Operations.Contains(power):
+                        Dispatch(new AgentWork.Power(vm.Id, taskId, power, null));
                         break;
                     default:
                         log.LogWarning("VM {Vm} has an open {Operation} ({Task}) that no agent sequence owns", vm.Id, op.ToWire(), taskId);
@@ -222,11 +344,66 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                 }
             }
 
-            if (vm.ResidentOn is not null && vm.PowerState is VmPowerState.Running or VmPowerState.Paused
-                && vm.CurrentOperations.IsEmpty && hypervisor.FindDomain(vm.Id) is null)
+            if (vm.ResidentOn is not null && vm.PowerState is VmPowerState.Running or VmPowerState.Paused && vm.CurrentOperations.IsEmpty)
             {
-                Dispatch(new AgentWork.DomainVanished(vm.Id, hostId));
+                // The hypervisor's truth, as xenopsd's resync: a domain still running keeps its host and domid.
+                switch (hypervisor.FindDomain(vm.Id))
+                {
+                    case null:
+                        Dispatch(new AgentWork.DomainVanished(vm.Id, hostId));
+                        break;
+                    case { ActionRequest: not null }:
+                        Dispatch(new AgentWork.Orphan(vm.Id, hostId, VmResidentHere: true));
+                        break;
+                    case { State: DomainStates.Shutdown, ShutdownReason: { } reason } stopped:
+                        Dispatch(new AgentWork.GuestStopped(vm.Id, hostId, stopped.Domid, reason.ToWire()));
+                        break;
+                }
             }
+        }
+
+        // Domains no VM record accounts for (a start undone, a shutdown recorded, before this process died).
+        var accounted = (await session.Query<Vm>().Where(v => v.ScheduledToBeResidentOn != null || v.ResidentOn != null).ToListAsync(ct))
+            .ToDictionary(v => v.Id, v => (v.ScheduledToBeResidentOn ?? v.ResidentOn)!.Value);
+        foreach (var host in hosts.Values)
+        {
+            if (HypervisorFor(host) is not { } hypervisor)
+            {
+                continue;
+            }
+
+            foreach (var domain in hypervisor.ListDomains().Where(d => accounted.GetValueOrDefault(d.VmId) != host.Id))
+            {
+                Dispatch(new AgentWork.Orphan(domain.VmId, host.Id, VmResidentHere: false));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every <see cref="AgentSettings.DeadlineSweep"/>: each VM operation open past its deadline (Xapi:Deadlines) on a host
+    /// this process drives is stopped and ended by this agent (<see cref="AgentWork.Abandon"/>).
+    /// </summary>
+    public async Task SweepDeadlinesAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var session = scope.ServiceProvider.GetRequiredService<IQuerySession>();
+        var now = time.GetUtcNow();
+        var open = await session.Query<Projections.Operations.OpenOperation>().Where(o => o.ObjectClass == ObjectClass.Vm).ToListAsync(ct);
+        // The sweep's period is the grace: a sequence that ends itself at its deadline (a clean shutdown's wait) reports first.
+        foreach (var o in open.Where(o => o.Since + settings.Deadlines.For(o.Operation) + settings.DeadlineSweep < now))
+        {
+            var vm = await session.LoadAsync<Vm>(o.ObjectId, ct);
+            if (vm is null || (vm.ScheduledToBeResidentOn ?? vm.ResidentOn) is not { } hostId || await AgentFor(hostId, session) is null)
+            {
+                continue;
+            }
+
+            if (cancels.TryGetValue(o.TaskId, out var cts))
+            {
+                await cts.CancelAsync();
+            }
+
+            Dispatch(new AgentWork.Abandon(vm.Id, o.TaskId, hostId, settings.Deadlines.For(o.Operation)));
         }
     }
 

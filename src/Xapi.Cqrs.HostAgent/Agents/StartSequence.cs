@@ -48,7 +48,7 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
         var steps = new StepBuffer(time, coalesceWindow, (done, c) => commands.Send(new ReportStart.Steps(vm.Id, work.TaskId, done), c));
         try
         {
-            var (domid, vbds, vifs) = await BuildAsync(vm, work, steps, ct);
+            var (domid, vbds, vifs) = await DomainBuild.RunAsync(hypervisor, session, vm, work.TaskId, work.HostId, work.Paused, steps, ct);
             await reports.SubmitAsync(new ReportStart.Started(vm.Id, work.TaskId, work.HostId, domid,
                 work.Paused ? VmPowerState.Paused : VmPowerState.Running, vbds, vifs, steps.Take()), commands.Caller, ct);
         }
@@ -74,57 +74,5 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
             await hypervisor.DestroyDomainAsync(vm.Id, CancellationToken.None);
             await commands.Send(new ReportStart.Fail(vm.Id, work.TaskId, work.HostId, code, parameters, steps.Take()), CancellationToken.None);
         }
-    }
-
-    private async Task<(long Domid, Dictionary<Guid, string> Vbds, List<Guid> Vifs)> BuildAsync(Vm vm, AgentWork.Start work, StepBuffer steps, CancellationToken ct)
-    {
-        var task = work.TaskId;
-        var batch = session.CreateBatchQuery();
-        var vbdQuery = batch.LoadMany<Vbd>().ById(vm.Vbds.Keys.ToArray());
-        var vifQuery = batch.LoadMany<Vif>().ById(vm.Vifs.Keys.ToArray());
-        var networkQuery = batch.Query<Network>().ToList();
-        await batch.Execute(ct);
-        var domain = await steps.RunAsync(c => hypervisor.CreateDomainAsync(DomainSpec.FromVm(vm), c),
-            (d, at, ms) => new DomainCreated(task, work.HostId, d.Domid, d.MemoryReserved, at, ms), ct);
-        await steps.RunAsync(c => hypervisor.BuildDomainAsync(vm.Id, c),
-            (b, at, ms) => new DomainBuilt(task, b.Domid, b.Kernel, b.ShadowMib, b.VcpuAffinity, b.VcpuWeight, b.VcpuCap, at, ms), ct);
-
-        // §6.2: with a device model every VBD is attached; without, only non-empty ones. RW before RO (§6.3 step 4a).
-        var hasQemu = vm.DomainType == DomainType.Hvm;
-        var vbds = (await vbdQuery)
-            .Where(v => hasQemu || !v.Empty)
-            .OrderBy(v => v.Mode == VbdMode.RW ? 0 : 1)
-            .ThenBy(v => DeviceNames.Position(v.Userdevice, controlDomain: true) ?? int.MaxValue)
-            .ToList();
-        var pluggedVbds = new Dictionary<Guid, string>();
-        foreach (var vbd in vbds)
-        {
-            var plug = await steps.RunAsync(c => hypervisor.PlugVbdAsync(vm.Id, VbdSpec.FromVbd(vbd), c),
-                (p, at, ms) => new VbdPlugged(task, vbd.Id, p.Device, vbd.Mode.ToString(), at, ms), ct);
-            pluggedVbds[vbd.Id] = plug.Device;
-        }
-
-        // §6.3 step 4b: VIFs in device order (guests number NICs by xenstore listing order).
-        var vifs = (await vifQuery).OrderBy(v => long.Parse(v.Device, System.Globalization.CultureInfo.InvariantCulture)).ToList();
-        var networks = (await networkQuery).ToDictionary(n => n.Id);
-        var pluggedVifs = new List<Guid>();
-        foreach (var vif in vifs)
-        {
-            var bridge = networks.TryGetValue(vif.NetworkId, out var n) ? n.Bridge : "xenbr0";
-            await steps.RunAsync(c => hypervisor.PlugVifAsync(vm.Id, VifSpec.FromVif(vif, bridge), c),
-                (p, at, ms) => new VifPlugged(task, vif.Id, p.Device, bridge, vif.Mac, at, ms), ct);
-            pluggedVifs.Add(vif.Id);
-        }
-
-        await steps.RunAsync(c => hypervisor.CreateDeviceModelAsync(vm.Id, c),
-            (m, at, ms) => new DeviceModelCreated(task, m.Domid, m.Kind, m.VncPort, m.EmulatedNics, at, ms), ct);
-        await steps.RunAsync(c => hypervisor.ClearActionRequestAsync(vm.Id, c), ct);
-        if (!work.Paused)
-        {
-            await steps.RunAsync(async c => { await hypervisor.UnpauseAsync(vm.Id, c); return domain.Domid; },
-                (domid, at, ms) => new DomainUnpaused(task, domid, at, ms), ct);
-        }
-
-        return (domain.Domid, pluggedVbds, pluggedVifs);
     }
 }

@@ -19,6 +19,10 @@ public sealed record VmSpec
     public string DomainType { get; init; } = "hvm";
     public bool IsATemplate { get; init; }
     public Dictionary<string, string>? BlockedOperations { get; init; }
+    public Dictionary<string, string>? OtherConfig { get; init; }
+    public string? ActionsAfterShutdown { get; init; }
+    public string? ActionsAfterReboot { get; init; }
+    public string? ActionsAfterCrash { get; init; }
 
     /// <summary>A RW disk (a new VDI on the pool's SR unless <see cref="DiskVdi"/> is given).</summary>
     public bool Disk { get; init; } = true;
@@ -105,6 +109,8 @@ public sealed class Pool
             nameLabel = name, vcpusMax = spec.VcpusMax, vcpusAtStartup = spec.VcpusAtStartup,
             memoryStaticMin = spec.StaticMin, memoryDynamicMin = spec.DynamicMin, memoryDynamicMax = spec.DynamicMax, memoryStaticMax = spec.StaticMax,
             domainType = spec.DomainType, isATemplate = spec.IsATemplate, blockedOperations = spec.BlockedOperations ?? [],
+            otherConfig = spec.OtherConfig ?? [], actionsAfterShutdown = spec.ActionsAfterShutdown, actionsAfterReboot = spec.ActionsAfterReboot,
+            actionsAfterCrash = spec.ActionsAfterCrash,
         });
         var vm = new PoolVm(id, name, [], [], []);
         if (spec.Disk)

@@ -1,0 +1,263 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Shouldly;
+using Xapi.Cqrs.Api.Tests.Fixtures;
+
+namespace Xapi.Cqrs.Api.Tests.Vms;
+
+/// <summary>A service whose clean shutdowns give up after 2 s, and whose too-early guest reboots wait only 200 ms.</summary>
+public sealed class LifecycleServer : XapiServer
+{
+    protected override IEnumerable<string> Settings => ["--Xapi:Deadlines:clean_shutdown=00:00:02", "--Xapi:Agent:RebootDelay=00:00:00.200"];
+}
+
+/// <summary>
+/// The VM lifecycle after start (API.md "VM lifecycle", XAPI.md §1.2, §1.3, §1.7): pause, clean and hard shutdown,
+/// clean and hard reboot, guests that stop by themselves, and the refusals, through the real service.
+/// </summary>
+public sealed class LifecycleTests(LifecycleServer server) : IClassFixture<LifecycleServer>
+{
+    private readonly CancellationToken ct = TestContext.Current.CancellationToken;
+
+    private async Task<JsonElement> PostOkAsync(HttpClient client, string path) =>
+        await (await client.PostAsync(path, null, ct)).ShouldBeOkAsync();
+
+    private async Task<JsonElement> AcceptedAsync(HttpResponseMessage response)
+    {
+        response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        return await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+    }
+
+    private static string Power(JsonElement vm) => vm.GetProperty("powerState").GetString()!;
+
+    private static long Domid(JsonElement vm) => vm.GetProperty("domid").GetInt64();
+
+    /// <summary>Waits (long-polling ?minVersion=) until the VM's record satisfies <paramref name="done"/>.</summary>
+    private async Task<JsonElement> UntilAsync(Pool pool, Guid vm, Func<JsonElement, bool> done)
+    {
+        var record = await pool.VmRecordAsync(vm);
+        for (var i = 0; i < 100 && !done(record); i++)
+        {
+            record = await pool.GetAsync($"/api/vms/{vm}?minVersion={record.GetProperty("version").GetInt64() + 1}");
+        }
+
+        done(record).ShouldBeTrue($"VM {vm}: {record}");
+        return record;
+    }
+
+    private async Task<List<string?>> MessagesAsync(Pool pool, Guid vm) =>
+        [.. (await pool.GetAsync($"/api/messages?obj={vm}")).EnumerateArray().Select(m => m.GetProperty("name").GetString())];
+
+    [Fact]
+    public async Task Round_and_round_halted_running_paused_running_halted_running_rebooted_halted()
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        var host = await pool.HostAsync(memoryTotal: 16 * Pool.GiB);
+        var vm = await pool.VmAsync(new VmSpec { Vifs = 2 });
+        var freeBefore = (await pool.HostRecordAsync(host)).GetProperty("memoryFree").GetInt64();
+
+        for (var round = 0; round < 2; round++)
+        {
+            var running = await PostOkAsync(client, $"/api/vms/{vm.Id}/start");
+            Power(running).ShouldBe("Running");
+            var paused = await PostOkAsync(client, $"/api/vms/{vm.Id}/pause");
+            (Power(paused), Domid(paused)).ShouldBe(("Paused", Domid(running)));
+            (await pool.GetAsync($"/api/hosts/{host}/hypervisor/domains")).EnumerateArray()
+                .Single(d => d.GetProperty("vm").GetGuid() == vm.Id).GetProperty("state").GetString().ShouldBe("paused");
+            Power(await PostOkAsync(client, $"/api/vms/{vm.Id}/unpause")).ShouldBe("Running");
+
+            var hardRebooted = await PostOkAsync(client, $"/api/vms/{vm.Id}/hard-reboot");
+            (Power(hardRebooted), hardRebooted.GetProperty("residentOn").GetGuid()).ShouldBe(("Running", host));
+            Domid(hardRebooted).ShouldNotBe(Domid(running), "a reboot builds a new domain");
+            var cleanRebooted = await PostOkAsync(client, $"/api/vms/{vm.Id}/clean-reboot");
+            Power(cleanRebooted).ShouldBe("Running");
+            Domid(cleanRebooted).ShouldNotBe(Domid(hardRebooted));
+            (await pool.GetAsync($"/api/hosts/{host}/hypervisor/domains")).EnumerateArray()
+                .Where(d => d.GetProperty("vm").GetGuid() == vm.Id).ShouldHaveSingleItem().GetProperty("domid").GetInt64().ShouldBe(Domid(cleanRebooted));
+
+            var halted = await PostOkAsync(client, $"/api/vms/{vm.Id}/clean-shutdown");
+            (Power(halted), Domid(halted)).ShouldBe(("Halted", -1L));
+            foreach (var vif in vm.Vifs)
+            {
+                (await pool.GetAsync($"/api/vifs/{vif}")).GetProperty("currentlyAttached").GetBoolean().ShouldBeFalse();
+            }
+
+            (await pool.HostRecordAsync(host)).GetProperty("memoryFree").GetInt64().ShouldBe(freeBefore, $"round {round}");
+            await pool.AssertNothingLeftAsync();
+        }
+
+        var messages = await MessagesAsync(pool, vm.Id);
+        messages.Count(n => n == "VM_STARTED").ShouldBe(2);
+        messages.Count(n => n == "VM_PAUSED").ShouldBe(2);
+        messages.Count(n => n == "VM_REBOOTED").ShouldBe(4);
+        messages.Count(n => n == "VM_SHUTDOWN").ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task A_guest_that_ignores_the_request_fails_the_clean_shutdown_at_its_deadline_and_keeps_running()
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        await pool.HostAsync();
+        var vm = await pool.VmAsync(new VmSpec { OtherConfig = new() { ["simulator.ignore_shutdown"] = "true" } });
+        var running = await PostOkAsync(client, $"/api/vms/{vm.Id}/start");
+
+        var response = await client.PostAsync($"/api/vms/{vm.Id}/clean-shutdown", null, ct);
+
+        (await response.ShouldBeProblemWithCode(HttpStatusCode.Conflict, "VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT")).Params().ShouldBe([vm.Id.ToString()]);
+        var after = await pool.VmRecordAsync(vm.Id);
+        (Power(after), Domid(after)).ShouldBe(("Running", Domid(running)));
+        await pool.AssertNothingLeftAsync();
+    }
+
+    [Fact]
+    public async Task A_hard_shutdown_during_a_clean_shutdown_cancels_it_and_halts_the_vm()
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        await pool.HostAsync();
+        var vm = await pool.VmAsync(new VmSpec { OtherConfig = new() { ["simulator.ignore_shutdown"] = "true" } });
+        await PostOkAsync(client, $"/api/vms/{vm.Id}/start");
+        var clean = await AcceptedAsync(await client.PostAsync($"/api/vms/{vm.Id}/clean-shutdown?async=true", null, ct));
+        var cleanTask = clean.GetProperty("taskId").GetGuid();
+
+        var busy = await client.PostAsync($"/api/vms/{vm.Id}/pause", null, ct);
+        (await busy.ShouldBeProblemWithCode(HttpStatusCode.Conflict, "OTHER_OPERATION_IN_PROGRESS")).Params()
+            .ShouldBe(["VM", vm.Id.ToString(), "clean_shutdown", cleanTask.ToString()]);
+
+        var halted = await PostOkAsync(client, $"/api/vms/{vm.Id}/hard-shutdown");
+
+        Power(halted).ShouldBe("Halted");
+        var task = await pool.GetAsync($"/api/tasks/{cleanTask}");
+        task.GetProperty("status").GetString().ShouldBe("cancelled");
+        task.GetProperty("errorInfo")[0].GetString().ShouldBe("TASK_CANCELLED");
+        await pool.AssertNothingLeftAsync();
+    }
+
+    [Fact]
+    public async Task A_guest_without_pv_drivers_lacks_clean_shutdown_but_can_be_hard_shut_down()
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        await pool.HostAsync();
+        var vm = await pool.VmAsync(new VmSpec { OtherConfig = new() { ["simulator.pv_drivers"] = "false" } });
+        var running = await PostOkAsync(client, $"/api/vms/{vm.Id}/start");
+        running.GetProperty("allowedOperations").EnumerateArray().Select(o => o.GetString()).ShouldNotContain("clean_shutdown");
+
+        foreach (var call in new[] { "clean-shutdown", "clean-reboot" })
+        {
+            (await (await client.PostAsync($"/api/vms/{vm.Id}/{call}", null, ct)).ShouldBeProblemWithCode(HttpStatusCode.Conflict, "VM_LACKS_FEATURE"))
+                .Params().ShouldBe([vm.Id.ToString()]);
+        }
+
+        Power(await PostOkAsync(client, $"/api/vms/{vm.Id}/hard-shutdown")).ShouldBe("Halted");
+    }
+
+    [Theory]
+    [InlineData("pause", "pause")]
+    [InlineData("clean-shutdown", "shutdown")]
+    [InlineData("hard-shutdown", "destroy")]
+    [InlineData("clean-reboot", "shutdown")]
+    [InlineData("hard-reboot", "destroy")]
+    public async Task A_fault_at_the_first_step_fails_the_operation_and_leaves_the_vm_running(string call, string step)
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        var host = await pool.HostAsync();
+        var vm = await pool.VmAsync();
+        var running = await PostOkAsync(client, $"/api/vms/{vm.Id}/start");
+        (await client.PostAsJsonAsync($"/api/hosts/{host}/hypervisor/faults", new { step, error = "INTERNAL_ERROR" }, ct)).EnsureSuccessStatusCode();
+
+        var response = await client.PostAsync($"/api/vms/{vm.Id}/{call}", null, ct);
+
+        await response.ShouldBeProblemWithCode(HttpStatusCode.Conflict, "INTERNAL_ERROR");
+        var after = await pool.VmRecordAsync(vm.Id);
+        (Power(after), Domid(after)).ShouldBe(("Running", Domid(running)));
+        await pool.AssertNothingLeftAsync();
+        Power(await PostOkAsync(client, $"/api/vms/{vm.Id}/hard-shutdown")).ShouldBe("Halted", "the VM is still usable");
+    }
+
+    [Theory]
+    [InlineData("create")]
+    [InlineData("build")]
+    [InlineData("vbd_plug")]
+    [InlineData("vif_plug")]
+    [InlineData("device_model")]
+    [InlineData("unpause")]
+    public async Task A_fault_while_a_reboot_rebuilds_the_domain_leaves_the_vm_halted_with_nothing_held(string step)
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        var host = await pool.HostAsync();
+        var vm = await pool.VmAsync();
+        var freeBefore = (await pool.HostRecordAsync(host)).GetProperty("memoryFree").GetInt64();
+        await PostOkAsync(client, $"/api/vms/{vm.Id}/start");
+        (await client.PostAsJsonAsync($"/api/hosts/{host}/hypervisor/faults", new { step, error = "INTERNAL_ERROR" }, ct)).EnsureSuccessStatusCode();
+
+        await (await client.PostAsync($"/api/vms/{vm.Id}/hard-reboot", null, ct)).ShouldBeProblemWithCode(HttpStatusCode.Conflict, "INTERNAL_ERROR");
+
+        Power(await pool.VmRecordAsync(vm.Id)).ShouldBe("Halted");
+        (await pool.HostRecordAsync(host)).GetProperty("memoryFree").GetInt64().ShouldBe(freeBefore);
+        (await pool.GetAsync($"/api/hosts/{host}/hypervisor/domains")).EnumerateArray().ShouldNotContain(d => d.GetProperty("vm").GetGuid() == vm.Id);
+        await pool.AssertNothingLeftAsync();
+    }
+
+    [Theory]
+    [InlineData("poweroff", "destroy", "Halted", "VM_SHUTDOWN")]
+    [InlineData("poweroff", "restart", "Running", "VM_REBOOTED")]
+    [InlineData("reboot", "restart", "Running", "VM_REBOOTED")]
+    [InlineData("crash", "restart", "Halted", "VM_CRASHED")]
+    public async Task A_guest_that_stops_by_itself_is_followed_by_its_actions_after(string reason, string action, string power, string message)
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        var host = await pool.HostAsync();
+        var vm = await pool.VmAsync(new VmSpec { ActionsAfterShutdown = reason == "poweroff" ? action : null, ActionsAfterReboot = reason == "reboot" ? action : null });
+        var running = await PostOkAsync(client, $"/api/vms/{vm.Id}/start");
+
+        (await client.PostAsJsonAsync($"/api/hosts/{host}/hypervisor/domains/{Domid(running)}/guest-shutdown", new { reason }, ct)).EnsureSuccessStatusCode();
+
+        // A crash this soon after the start is a crash loop: the restart becomes a shutdown.
+        var after = await UntilAsync(pool, vm.Id, r => Power(r) == power && r.GetProperty("currentOperations").EnumerateObject().Count() == 0
+            && (power == "Halted" || Domid(r) != Domid(running)));
+        if (power == "Running")
+        {
+            after.GetProperty("residentOn").GetGuid().ShouldBe(host);
+        }
+
+        (await MessagesAsync(pool, vm.Id)).ShouldContain(message);
+        await pool.AssertNothingLeftAsync();
+    }
+
+    [Fact]
+    public async Task Unknown_vm_answers_handle_invalid_and_writes_nothing()
+    {
+        using var client = server.Client();
+        var id = Guid.NewGuid();
+        foreach (var call in new[] { "pause", "clean-shutdown", "hard-shutdown", "clean-reboot", "hard-reboot" })
+        {
+            (await (await client.PostAsync($"/api/vms/{id}/{call}", null, ct)).ShouldBeProblemWithCode(HttpStatusCode.NotFound, "HANDLE_INVALID"))
+                .Params().ShouldBe(["VM", id.ToString()]);
+        }
+    }
+
+    [Fact]
+    public async Task Admin_operations_show_each_open_operation_with_its_deadline()
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        await pool.HostAsync();
+        var vm = await pool.VmAsync(new VmSpec { OtherConfig = new() { ["simulator.ignore_shutdown"] = "true" } });
+        await PostOkAsync(client, $"/api/vms/{vm.Id}/start");
+        var task = (await AcceptedAsync(await client.PostAsync($"/api/vms/{vm.Id}/clean-shutdown?async=true", null, ct))).GetProperty("taskId").GetGuid();
+
+        var open = (await pool.OpenOperationsAsync()).Single(o => o.GetProperty("taskId").GetGuid() == task);
+
+        (open.GetProperty("op").GetString(), open.GetProperty("deadlineSeconds").GetDouble()).ShouldBe(("clean_shutdown", 2.0));
+        open.GetProperty("ageSeconds").GetDouble().ShouldBeLessThan(2.0);
+        await pool.GetAsync($"/api/tasks/{task}?minVersion=2"); // the task ends at its deadline
+        (await pool.OpenOperationsAsync()).ShouldNotContain(o => o.GetProperty("taskId").GetGuid() == task);
+    }
+}
