@@ -19,6 +19,11 @@ public static class GetDevice
         public async Task<VbdView> Handle(Vbd request, CancellationToken cancellationToken)
         {
             var vbd = await ReadModels.LoadAsync<Domain.Vbds.Vbd>(session, request.Id, ObjectClass.Vbd, request.MinVersion, v => v.Version, time, cancellationToken);
+            if (vbd.Destroyed)
+            {
+                throw XapiException.HandleInvalid(ObjectClass.Vbd, request.Id);
+            }
+
             var vm = await session.LoadAsync<Vm>(vbd.VmId, cancellationToken);
             return VbdView.From(vbd, DeviceOperations.Allowed(vbd, vm));
         }
@@ -26,18 +31,26 @@ public static class GetDevice
         public async Task<VifView> Handle(Vif request, CancellationToken cancellationToken)
         {
             var vif = await ReadModels.LoadAsync<Domain.Vifs.Vif>(session, request.Id, ObjectClass.Vif, request.MinVersion, v => v.Version, time, cancellationToken);
+            if (vif.Destroyed)
+            {
+                throw XapiException.HandleInvalid(ObjectClass.Vif, request.Id);
+            }
+
             var vm = await session.LoadAsync<Vm>(vif.VmId, cancellationToken);
             return VifView.From(vif, DeviceOperations.Allowed(vif, vm));
         }
     }
 }
 
-/// <summary>Allowed operations of devices, which depend on their VM's power state (§2.1, §2.2).</summary>
+/// <summary>
+/// Allowed operations of devices, which depend on their VM's power state, current operations and, for a running HVM
+/// guest, its PV drivers (§2.1, §2.2). The VDI rows are not evaluated here (the VDI is not read), as the list is advisory.
+/// </summary>
 public static class DeviceOperations
 {
     public static IEnumerable<string> Allowed(Domain.Vbds.Vbd vbd, Vm? vm) =>
-        VbdRules.AllowedOperations(vbd, vm?.PowerState ?? VmPowerState.Halted, null, vm?.CurrentOperations.Values).Select(o => o.ToWire());
+        (vm is null ? VbdRules.AllowedOperations(vbd, VmPowerState.Halted) : VbdRules.AllowedOperations(vbd, vm)).Select(o => o.ToWire());
 
     public static IEnumerable<string> Allowed(Domain.Vifs.Vif vif, Vm? vm) =>
-        VifRules.AllowedOperations(vif, vm?.PowerState ?? VmPowerState.Halted, vm?.CurrentOperations.Values).Select(o => o.ToWire());
+        (vm is null ? VifRules.AllowedOperations(vif, VmPowerState.Halted) : VifRules.AllowedOperations(vif, vm)).Select(o => o.ToWire());
 }

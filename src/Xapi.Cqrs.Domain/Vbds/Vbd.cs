@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Xapi.Cqrs.Domain.Devices;
 using Xapi.Cqrs.Domain.Operations;
 
 namespace Xapi.Cqrs.Domain.Vbds;
@@ -71,6 +72,15 @@ public sealed record Vbd
     public bool Reserved { get; init; }
     public ImmutableDictionary<Guid, VbdOperation> CurrentOperations { get; init; } = ImmutableDictionary<Guid, VbdOperation>.Empty;
 
+    /// <summary>The AttachVbd task that created this VBD and plugs it: if that plug fails, the VBD is destroyed again.</summary>
+    public Guid? AttachTaskId { get; init; }
+
+    /// <summary>The DetachVbd task whose unplug destroys this VBD once done.</summary>
+    public Guid? DetachTaskId { get; init; }
+
+    /// <summary>VBD.destroy happened: reads answer HANDLE_INVALID; the stream stays for history.</summary>
+    public bool Destroyed { get; init; }
+
     public static Vbd From(VbdCreated e) => new()
     {
         Id = e.VbdId,
@@ -82,6 +92,7 @@ public sealed record Vbd
         Bootable = e.Bootable,
         Empty = e.Empty,
         Unpluggable = e.Unpluggable,
+        AttachTaskId = e.AttachTaskId,
     };
 
     public Vbd On(OperationAdded e) =>
@@ -92,12 +103,18 @@ public sealed record Vbd
     public Vbd On(VbdCurrentlyAttachedSet e) =>
         this with { CurrentlyAttached = e.CurrentlyAttached, Device = e.CurrentlyAttached ? e.Device : Device };
 
+    public Vbd On(DeviceOperationForwarded e) => e.ThenDestroy ? this with { DetachTaskId = e.TaskId } : this;
+
+    public Vbd On(VbdDestroyed e) => this with { Destroyed = true };
+
     /// <summary>The next state after any event of this stream (unknown events leave it unchanged).</summary>
     public Vbd Evolve(object @event) => @event switch
     {
         OperationAdded x => On(x),
         OperationRemoved x => On(x),
         VbdCurrentlyAttachedSet x => On(x),
+        DeviceOperationForwarded x => On(x),
+        VbdDestroyed x => On(x),
         _ => this,
     };
 

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Xapi.Cqrs.Domain.Devices;
 using Xapi.Cqrs.Domain.Operations;
 using Xapi.Cqrs.Domain.Storage;
 using Xapi.Cqrs.Domain.Vms;
@@ -43,7 +44,7 @@ public static class VbdRules
     /// <summary>
     /// §2.1 for any VBD operation (<c>assert_operation_valid</c>, expensive sharing checks on), e.g. plug.
     /// Rows 8 and 9: <paramref name="vmCurrentOperations"/> feeds row 8; row 9 (HVM hot-plug support,
-    /// guest metrics) is not modelled.
+    /// guest metrics) needs the VM: see the overload that takes it.
     /// </summary>
     public static XapiException? CheckOperation(
         VbdOperation op, Vbd vbd, VmPowerState vmPowerState, Vdi? vdi = null,
@@ -51,16 +52,34 @@ public static class VbdRules
         FirstError(op, vbd, new Context(vmPowerState, [.. vmCurrentOperations ?? []], vdi, vbd.VmId, vmIsSystemDomain, SharingChecks: true, taskIdToIgnore));
 
     /// <summary>
+    /// §2.1 for any VBD operation of <paramref name="vm"/>'s VBD, every row the VM's state feeds: its power state
+    /// (row 7), its current operations (row 8), and, for a running HVM VM (row 9), its guest's PV drivers
+    /// (<see cref="HotplugSupport"/>: none → VM_MISSING_PV_DRIVERS [vm]) and the CD rule (an HVM CD drive can never
+    /// be hot(un)plugged → OPERATION_NOT_ALLOWED ["HVM CDROMs cannot be hotplugged/unplugged, only inserted or
+    /// ejected"]; xapi records the PV-driver error first, so it wins when both apply).
+    /// </summary>
+    public static XapiException? CheckOperation(VbdOperation op, Vbd vbd, Vm vm, Vdi? vdi = null, Guid? taskIdToIgnore = null) =>
+        FirstError(op, vbd, Context.Of(vm, vdi, sharingChecks: true, taskIdToIgnore));
+
+    /// <summary>
     /// §2.1 allowed_operations for the read model: every VBD op that no row blocks, sorted by wire name.
     /// As xapi's <c>update_allowed_operations</c>, without the expensive sharing check (row 13,
-    /// CA-20808), so the list may be slightly optimistic; rows 9 and 12 are not modelled.
+    /// CA-20808), so the list may be slightly optimistic; rows 9 and 12 are not modelled here (see the overload
+    /// that takes the VM for row 9).
     /// </summary>
     public static ImmutableArray<VbdOperation> AllowedOperations(
-        Vbd vbd, VmPowerState vmPowerState, Vdi? vdi = null, IEnumerable<VmOperation>? vmCurrentOperations = null)
-    {
-        var context = new Context(vmPowerState, [.. vmCurrentOperations ?? []], vdi, vbd.VmId, VmIsSystemDomain: false, SharingChecks: false, TaskIdToIgnore: null);
-        return [.. Enum.GetValues<VbdOperation>().Where(op => FirstError(op, vbd, context) is null).OrderBy(op => op.ToWire(), StringComparer.Ordinal)];
-    }
+        Vbd vbd, VmPowerState vmPowerState, Vdi? vdi = null, IEnumerable<VmOperation>? vmCurrentOperations = null) =>
+        Allowed(vbd, new Context(vmPowerState, [.. vmCurrentOperations ?? []], vdi, vbd.VmId, VmIsSystemDomain: false, SharingChecks: false, TaskIdToIgnore: null));
+
+    /// <summary>§2.1 allowed_operations of <paramref name="vm"/>'s VBD, row 9 included (no expensive sharing check).</summary>
+    public static ImmutableArray<VbdOperation> AllowedOperations(Vbd vbd, Vm vm, Vdi? vdi = null) =>
+        Allowed(vbd, Context.Of(vm, vdi, sharingChecks: false, taskIdToIgnore: null));
+
+    private static ImmutableArray<VbdOperation> Allowed(Vbd vbd, Context context) =>
+        [.. Enum.GetValues<VbdOperation>().Where(op => FirstError(op, vbd, context) is null).OrderBy(op => op.ToWire(), StringComparer.Ordinal)];
+
+    /// <summary>VBD_NOT_REMOVABLE_MEDIA's parameter when VBD.create refuses an empty non-CD drive (xapi_vbd.ml <c>create</c>).</summary>
+    public const string InConstructor = "in constructor";
 
     private sealed record Context(
         VmPowerState PowerState,
@@ -69,7 +88,15 @@ public static class VbdRules
         Guid VmId,
         bool VmIsSystemDomain,
         bool SharingChecks,
-        Guid? TaskIdToIgnore);
+        Guid? TaskIdToIgnore,
+        Vm? Vm = null)
+    {
+        public static Context Of(Vm vm, Vdi? vdi, bool sharingChecks, Guid? taskIdToIgnore) =>
+            new(vm.PowerState, [.. vm.CurrentOperations.Values], vdi, vm.Id, vm.IsControlDomain, sharingChecks, taskIdToIgnore, vm);
+    }
+
+    /// <summary>Row 9's text for HVM CD drives (xapi_vbd_helpers.ml).</summary>
+    public const string HvmCdromsCannotBeHotplugged = "HVM CDROMs cannot be hotplugged/unplugged, only inserted or ejected";
 
     /// <summary>The first §2.1 row, in table order, that blocks <paramref name="op"/> (xapi keeps the first error per op).</summary>
     private static XapiException? FirstError(VbdOperation op, Vbd vbd, Context c)
@@ -131,7 +158,19 @@ public static class VbdRules
             return new(ErrorCodes.OperationNotAllowed, $"Current operation on VM:{vmRef} is {vmOp}");
         }
 
-        // row 9 (HVM hot-plug support from guest metrics; HVM CD drives) is not modelled.
+        // row 9: a running HVM guest hot(un)plugs only with PV drivers, and never a CD drive (needs the VM's state)
+        if (plugOps && c.Vm is { } vm && HotplugSupport.Applies(vm))
+        {
+            if (HotplugSupport.MissingPvDrivers(vm) is { } missing)
+            {
+                return missing;
+            }
+
+            if (vbd.Type is VbdType.CD)
+            {
+                return new(ErrorCodes.OperationNotAllowed, HvmCdromsCannotBeHotplugged);
+            }
+        }
 
         if (vbd.Type is VbdType.CD && c.PowerState is VmPowerState.Suspended && op is Insert or Eject)
         {
@@ -174,8 +213,7 @@ public static class VbdRules
     /// first violation and returns the userdevice to store ("autodetect" resolved):
     /// <list type="number">
     /// <item>a CD must be RO → VBD_CDS_MUST_BE_READONLY []</item>
-    /// <item>only a CD may be empty → VBD_NOT_REMOVABLE_MEDIA [vbd, or "" when no id is allocated yet]
-    ///   (xapi passes the literal "in constructor")</item>
+    /// <item>only a CD may be empty → VBD_NOT_REMOVABLE_MEDIA ["in constructor"] (xapi's literal)</item>
     /// <item>RW on a read-only VDI → VDI_READONLY [vdi]</item>
     /// <item>the VM is migrating (migrate_send, pool_migrate) → OTHER_OPERATION_IN_PROGRESS ["VM"; vm; op]</item>
     /// <item>userdevice neither a valid device name for this VM (positions 0–254, 0–255 for control
@@ -184,12 +222,11 @@ public static class VbdRules
     /// <item>the position is already used by one of the VM's VBDs, whatever alias names it ("1", "xvdb",
     ///   "hdb", "sdb") → DEVICE_ALREADY_EXISTS [userdevice as resolved]</item>
     /// </list>
-    /// The caller loads the VDI (HANDLE_INVALID when it does not exist) and appends VbdAdded to the VM
-    /// stream with the version it read, so two concurrent creates cannot take one position.
+    /// The caller loads the VDI (HANDLE_INVALID when it does not exist).
     /// </summary>
     /// <returns>The userdevice to record.</returns>
-    public static string CheckCreate(
-        Vm vm, string userdevice, VbdType type, VbdMode mode, bool empty, Vdi? vdi, Guid? vbdId = null)
+    /// <remarks>The VM stream records it with VbdAdded at the version it was locked at, so two creates cannot take one position.</remarks>
+    public static string CheckCreate(Vm vm, string userdevice, VbdType type, VbdMode mode, bool empty, Vdi? vdi)
     {
         if (type is VbdType.CD && mode is not VbdMode.RO)
         {
@@ -198,7 +235,7 @@ public static class VbdRules
 
         if (type is not VbdType.CD && empty)
         {
-            throw new XapiException(ErrorCodes.VbdNotRemovableMedia, vbdId?.ToString() ?? "");
+            throw new XapiException(ErrorCodes.VbdNotRemovableMedia, InConstructor);
         }
 
         if (!empty && mode is VbdMode.RW && vdi is { ReadOnly: true })

@@ -41,6 +41,9 @@ public sealed record Vif
     public bool Reserved { get; init; }
     public ImmutableDictionary<Guid, VifOperation> CurrentOperations { get; init; } = ImmutableDictionary<Guid, VifOperation>.Empty;
 
+    /// <summary>VIF.destroy happened: reads answer HANDLE_INVALID; the stream stays for history.</summary>
+    public bool Destroyed { get; init; }
+
     public static Vif From(VifCreated e) => new()
     {
         Id = e.VifId,
@@ -59,12 +62,15 @@ public sealed record Vif
 
     public Vif On(VifCurrentlyAttachedSet e) => this with { CurrentlyAttached = e.CurrentlyAttached };
 
+    public Vif On(VifDestroyed e) => this with { Destroyed = true };
+
     /// <summary>The next state after any event of this stream (unknown events leave it unchanged).</summary>
     public Vif Evolve(object @event) => @event switch
     {
         OperationAdded x => On(x),
         OperationRemoved x => On(x),
         VifCurrentlyAttachedSet x => On(x),
+        VifDestroyed x => On(x),
         _ => this,
     };
 

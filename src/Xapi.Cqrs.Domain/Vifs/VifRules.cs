@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using Xapi.Cqrs.Domain.Devices;
 using Xapi.Cqrs.Domain.Operations;
 using Xapi.Cqrs.Domain.Vms;
 
@@ -22,11 +23,26 @@ public static class VifRules
     ///   VM_BAD_POWER_STATE [vm; "running"; actual]</item>
     /// <item>row 5: the VM runs clean_shutdown, hard_shutdown, suspend or pause → plug, unplug
     ///   OPERATION_NOT_ALLOWED ["Current operation on VM:&lt;vm&gt; is &lt;op&gt;"]</item>
-    /// <item>row 6 (HVM hot-plug support from guest metrics): not modelled</item>
+    /// <item>row 6 (HVM hot-plug support from guest metrics): needs the VM, see the overload that takes it</item>
     /// </list>
     /// </summary>
     public static XapiException? CheckOperation(
-        VifOperation op, Vif vif, VmPowerState vmPowerState, IEnumerable<VmOperation>? vmCurrentOperations = null, Guid? taskIdToIgnore = null)
+        VifOperation op, Vif vif, VmPowerState vmPowerState, IEnumerable<VmOperation>? vmCurrentOperations = null, Guid? taskIdToIgnore = null) =>
+        FirstError(op, vif, vmPowerState, vmCurrentOperations, taskIdToIgnore, vm: null);
+
+    /// <summary>
+    /// §2.2 for any operation on <paramref name="vm"/>'s VIF, every row its state feeds, row 6 included: a running
+    /// HVM guest without PV drivers refuses plug and unplug with VM_MISSING_PV_DRIVERS [vm] (<see cref="HotplugSupport"/>).
+    /// </summary>
+    public static XapiException? CheckOperation(VifOperation op, Vif vif, Vm vm, Guid? taskIdToIgnore = null) =>
+        FirstError(op, vif, vm.PowerState, vm.CurrentOperations.Values, taskIdToIgnore, vm);
+
+    /// <summary>§2.2 allowed_operations of <paramref name="vm"/>'s VIF, row 6 included.</summary>
+    public static ImmutableArray<VifOperation> AllowedOperations(Vif vif, Vm vm) =>
+        [.. Enum.GetValues<VifOperation>().Where(op => CheckOperation(op, vif, vm) is null).OrderBy(op => op.ToWire(), StringComparer.Ordinal)];
+
+    private static XapiException? FirstError(
+        VifOperation op, Vif vif, VmPowerState vmPowerState, IEnumerable<VmOperation>? vmCurrentOperations, Guid? taskIdToIgnore, Vm? vm)
     {
         var vifRef = vif.Id.ToString();
         var vmRef = vif.VmId.ToString();
@@ -60,6 +76,12 @@ public static class VifRules
                 .Select(o => o.ToWire()).Order(StringComparer.Ordinal).FirstOrDefault() is { } vmOp)
         {
             return new(ErrorCodes.OperationNotAllowed, $"Current operation on VM:{vmRef} is {vmOp}");
+        }
+
+        // row 6: a running HVM guest hot(un)plugs only with PV drivers
+        if (op is VifOperation.Plug or VifOperation.Unplug && vm is not null && HotplugSupport.MissingPvDrivers(vm) is { } missing)
+        {
+            return missing;
         }
 
         return null;

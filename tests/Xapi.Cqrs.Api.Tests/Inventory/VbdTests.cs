@@ -135,7 +135,7 @@ public sealed class VbdTests(XapiServer server) : IClassFixture<XapiServer>
         using var client = server.Client();
         var vm = await client.CreateVm();
         using var response = await client.Post($"/api/vms/{vm}/vbds", new { userdevice = "1", mode = "RW", type = "Disk", empty = true });
-        await response.ShouldBeProblem(HttpStatusCode.BadRequest, "VBD_NOT_REMOVABLE_MEDIA", "");
+        await response.ShouldBeProblem(HttpStatusCode.BadRequest, "VBD_NOT_REMOVABLE_MEDIA", "in constructor");
     }
 
     [Fact]

@@ -71,7 +71,7 @@ public sealed class CreateVbdValidatorTests
     public Task Empty_read_only_cd_without_vdi_passes() => Passes(Valid with { Type = "CD", Mode = "RO", Empty = true, VdiId = null });
 
     [Fact]
-    public Task Empty_disk_is_not_removable_media() => Fails(Valid with { Empty = true, VdiId = null }, "VBD_NOT_REMOVABLE_MEDIA", "");
+    public Task Empty_disk_is_not_removable_media() => Fails(Valid with { Empty = true, VdiId = null }, "VBD_NOT_REMOVABLE_MEDIA", "in constructor");
 
     [Fact]
     public Task Disk_without_vdi_is_invalid_value() => Fails(Valid with { VdiId = null }, "INVALID_VALUE", "VDI", "");
