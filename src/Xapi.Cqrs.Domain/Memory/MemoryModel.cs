@@ -107,6 +107,13 @@ public static class MemoryModel
         return new StartMemory(BytesOfMib(footprintMib - shadowMib), BytesOfMib(shadowMib));
     }
 
+    /// <summary>
+    /// §5.5 xenopsd <c>VM.create_exn</c> for a fresh start: the range reserved from squeezed,
+    /// [dynamic_min + overhead, dynamic_max + overhead], each rounded up to whole KiB, in bytes.
+    /// </summary>
+    public static (long Min, long Max) ReservationBytes(long dynamicMin, long dynamicMax, long overhead) =>
+        (KibOfBytesUsed(dynamicMin + overhead) * BytesPerKib, KibOfBytesUsed(dynamicMax + overhead) * BytesPerKib);
+
     /// <summary>§5.3: bytes a host must have free to start the VM (normal + shadow).</summary>
     public static long StartMemoryRequired(Vm vm) => StartMemoryOf(vm).RequiredBytes;
 

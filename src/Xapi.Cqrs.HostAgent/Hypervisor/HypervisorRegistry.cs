@@ -7,15 +7,20 @@ namespace Xapi.Cqrs.HostAgent.Hypervisor;
 /// The hypervisors of this process, by host id, so the API (inspection, fault injection) and the host agents
 /// share one instance per host. Thread-safe. Disposing it disposes every registered hypervisor that is disposable.
 /// </summary>
-public sealed class HypervisorRegistry : IDisposable
+/// <param name="settings">Where simulated hosts keep their state; null or <see cref="SimulatorSettings.InMemory"/>: in memory only.</param>
+public sealed class HypervisorRegistry(SimulatorSettings? settings = null) : IDisposable
 {
     private readonly object _gate = new();
     private readonly Dictionary<Guid, IHypervisor> _hosts = [];
     private bool _disposed;
 
+    /// <summary>Where simulated hosts keep their state.</summary>
+    public SimulatorSettings Settings { get; } = settings ?? SimulatorSettings.InMemory;
+
     /// <summary>
-    /// The simulated host registered for <paramref name="hostId"/>, created with these parameters on first use.
-    /// Later calls return the same instance whatever their parameters.
+    /// The simulated host registered for <paramref name="hostId"/>, created with these parameters on first use (loading
+    /// the state it left in <see cref="SimulatorSettings.HostDirectory"/>, if any). Later calls return the same instance
+    /// whatever their parameters.
     /// Throws <see cref="InvalidOperationException"/> when the host already has a non-simulated hypervisor.
     /// </summary>
     public SimulatedXenHost GetOrCreateSimulated(Guid hostId, long memoryTotal, long hostOverhead, TimeProvider time)
@@ -30,7 +35,7 @@ public sealed class HypervisorRegistry : IDisposable
                     ?? throw new InvalidOperationException($"host {hostId} already has a {existing.Kind} hypervisor");
             }
 
-            var host = new SimulatedXenHost(hostId, memoryTotal, hostOverhead, time);
+            var host = new SimulatedXenHost(hostId, memoryTotal, hostOverhead, time, Settings.HostDirectory(hostId));
             _hosts.Add(hostId, host);
             return host;
         }

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Collections.Immutable;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -12,23 +11,18 @@ using Xapi.Cqrs.Domain.Vms;
 using Xapi.Cqrs.HostAgent.Hypervisor;
 using Xapi.Cqrs.HostAgent.Hypervisor.Simulated;
 using Xunit;
+using static Xapi.Cqrs.HostAgent.Tests.Hypervisor.Sim;
 
 namespace Xapi.Cqrs.HostAgent.Tests.Hypervisor;
 
 public sealed class SimulatedXenHostTests
 {
-    private const long KiB = 1024;
-    private const long MiB = 1024 * KiB;
-    private const long GiB = 1024 * MiB;
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     // ---------------------------------------------------------------- domids
 
     [Fact]
     public async Task Domids_start_at_highest_existing_plus_one_and_are_then_incremented_not_reused()
     {
-        using var host = NewHost();
+        using var host = Host();
         var a = await host.CreateDomainAsync(Hvm(), Ct);
         var b = await host.CreateDomainAsync(Hvm(), Ct);
         a.Domid.ShouldBe(1);
@@ -46,7 +40,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Dom0_is_in_xenstore_but_not_listed_and_guests_are_listed_by_domid()
     {
-        using var host = NewHost();
+        using var host = Host();
         host.ReadXenstore("/local/domain/0")!.ValueAt("name").ShouldBe("Domain-0");
         host.ListDomains().ShouldBeEmpty();
 
@@ -61,7 +55,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Creating_a_second_domain_for_the_same_vm_fails_already_exists_and_reserves_nothing()
     {
-        using var host = NewHost();
+        using var host = Host();
         var spec = Hvm();
         await host.CreateDomainAsync(spec, Ct);
         var free = host.MemoryFree;
@@ -78,7 +72,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Create_writes_the_domain_tree_of_6_6()
     {
-        using var host = NewHost();
+        using var host = Host();
         var spec = Hvm();
         var info = await host.CreateDomainAsync(spec, Ct);
 
@@ -135,7 +129,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Uefi_hvm_writes_hvmloader_bios_ovmf()
     {
-        using var host = NewHost();
+        using var host = Host();
         await host.CreateDomainAsync(Hvm() with { Firmware = "uefi" }, Ct);
         host.ReadXenstore("/local/domain/1/hvmloader/bios")!.Value.ShouldBe("ovmf");
     }
@@ -143,7 +137,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Build_writes_store_and_console_keys_and_reports_kernel_shadow_and_vcpu_parameters()
     {
-        using var host = NewHost();
+        using var host = Host();
         var spec = Hvm();
         await host.CreateDomainAsync(spec, Ct);
 
@@ -174,7 +168,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Build_defaults_affinity_all_weight_256_cap_0_and_scales_shadow_by_the_multiplier()
     {
-        using var host = NewHost();
+        using var host = Host();
         var spec = Hvm() with { VcpusParams = ImmutableDictionary<string, string>.Empty, HvmShadowMultiplier = 2.5 };
         await host.CreateDomainAsync(spec, Ct);
 
@@ -189,7 +183,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Full_hvm_start_sequence_with_two_rw_one_ro_vbd_and_two_vifs()
     {
-        using var host = NewHost();
+        using var host = Host();
         var spec = Hvm();
         var vm = spec.VmId;
         var (rw0, rw1, cd) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
@@ -206,41 +200,41 @@ public sealed class SimulatedXenHostTests
         var dm = await host.CreateDeviceModelAsync(vm, Ct);
 
         // PlugInfo: names and devids
-        (p0.Device, p0.Devid, p0.Kind).ShouldBe(("xvda", 51712, "vbd"));
-        (p1.Device, p1.Devid).ShouldBe(("xvdb", 51728));
-        (p3.Device, p3.Devid).ShouldBe(("xvdd", 51760));
+        (p0.Device, p0.Devid, p0.Kind).ShouldBe(("hda", 768, "vbd"));
+        (p1.Device, p1.Devid).ShouldBe(("hdb", 832));
+        (p3.Device, p3.Devid).ShouldBe(("hdd", 5696));
         (n0.Device, n0.Devid, n0.Kind).ShouldBe(("0", 0, "vif"));
-        p0.FrontendPath.ShouldBe("/local/domain/1/device/vbd/51712");
-        p0.BackendPath.ShouldBe("/local/domain/0/backend/vbd/1/51712");
+        p0.FrontendPath.ShouldBe("/local/domain/1/device/vbd/768");
+        p0.BackendPath.ShouldBe("/local/domain/0/backend/vbd/1/768");
         n1.BackendPath.ShouldBe("/local/domain/0/backend/vif/1/1");
 
         // VBD frontend / backend / private / hotplug / active (§6.7)
-        var front = host.ReadXenstore("/local/domain/1/device/vbd/51712")!;
-        front.ValueAt("backend").ShouldBe("/local/domain/0/backend/vbd/1/51712");
+        var front = host.ReadXenstore("/local/domain/1/device/vbd/768")!;
+        front.ValueAt("backend").ShouldBe("/local/domain/0/backend/vbd/1/768");
         front.ValueAt("backend-id").ShouldBe("0");
-        front.ValueAt("virtual-device").ShouldBe("51712");
+        front.ValueAt("virtual-device").ShouldBe("768");
         front.ValueAt("device-type").ShouldBe("disk");
         front.ValueAt("state").ShouldBe("4");
-        var back = host.ReadXenstore("/local/domain/0/backend/vbd/1/51712")!;
-        back.ValueAt("frontend").ShouldBe("/local/domain/1/device/vbd/51712");
+        var back = host.ReadXenstore("/local/domain/0/backend/vbd/1/768")!;
+        back.ValueAt("frontend").ShouldBe("/local/domain/1/device/vbd/768");
         back.ValueAt("frontend-id").ShouldBe("1");
         back.ValueAt("online").ShouldBe("1");
         back.ValueAt("removable").ShouldBe("1");
-        back.ValueAt("dev").ShouldBe("xvda");
+        back.ValueAt("dev").ShouldBe("hda");
         back.ValueAt("type").ShouldBe("phy");
         back.ValueAt("mode").ShouldBe("w");
         back.ValueAt("params").ShouldBe($"/dev/sm/backend/{vdi0}");
         back.ValueAt("state").ShouldBe("4");
         back.ValueAt("physical-device").ShouldNotBeNullOrEmpty();
         back.ValueAt("hotplug-status").ShouldBe("connected");
-        host.ReadXenstore("/xenops/domain/1/device/vbd/51712/backend")!.Value.ShouldBe("/local/domain/0/backend/vbd/1/51712");
-        host.ReadXenstore($"/xapi/{vm}/private/vbd/51712/backend-kind")!.Value.ShouldBe("vbd");
-        host.ReadXenstore($"/xapi/{vm}/private/vbd/51712/backend-id")!.Value.ShouldBe("0");
-        host.ReadXenstore($"/xapi/{vm}/hotplug/1/vbd/51712/hotplug")!.Value.ShouldBe("online");
-        host.ReadXenstore($"/vm/{vm}/devices/vbd/51712")!.Value.ShouldBe("1");
-        host.ReadXenstore("/local/domain/0/backend/vbd/1/51728/mode")!.Value.ShouldBe("w");
-        host.ReadXenstore("/local/domain/0/backend/vbd/1/51760/mode")!.Value.ShouldBe("r");
-        host.ReadXenstore("/local/domain/1/device/vbd/51760/device-type")!.Value.ShouldBe("cdrom");
+        host.ReadXenstore("/xenops/domain/1/device/vbd/768/backend")!.Value.ShouldBe("/local/domain/0/backend/vbd/1/768");
+        host.ReadXenstore($"/xapi/{vm}/private/vbd/768/backend-kind")!.Value.ShouldBe("vbd");
+        host.ReadXenstore($"/xapi/{vm}/private/vbd/768/backend-id")!.Value.ShouldBe("0");
+        host.ReadXenstore($"/xapi/{vm}/hotplug/1/vbd/768/hotplug")!.Value.ShouldBe("online");
+        host.ReadXenstore($"/vm/{vm}/devices/vbd/768")!.Value.ShouldBe("1");
+        host.ReadXenstore("/local/domain/0/backend/vbd/1/832/mode")!.Value.ShouldBe("w");
+        host.ReadXenstore("/local/domain/0/backend/vbd/1/5696/mode")!.Value.ShouldBe("r");
+        host.ReadXenstore("/local/domain/1/device/vbd/5696/device-type")!.Value.ShouldBe("cdrom");
 
         // VIF frontend / backend / private / hotplug / active (§6.7)
         var vfront = host.ReadXenstore("/local/domain/1/device/vif/1")!;
@@ -294,29 +288,35 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Vbd_plug_writes_state_1_on_both_ends_and_completes_only_when_hotplug_has_connected()
     {
-        using var host = NewHost();
+        var clock = new ManualClock();
+        using var host = Host(clock);
         host.HotplugDelay = TimeSpan.FromMilliseconds(400);
         var spec = Hvm();
         await host.CreateDomainAsync(spec, Ct);
 
         var plug = host.PlugVbdAsync(spec.VmId, Disk(Guid.NewGuid(), 0, VbdMode.RW), Ct);
 
-        host.ReadXenstore("/local/domain/1/device/vbd/51712/state")!.Value.ShouldBe("1");
-        host.ReadXenstore("/local/domain/0/backend/vbd/1/51712/state")!.Value.ShouldBe("1");
-        host.ReadXenstore("/local/domain/0/backend/vbd/1/51712/hotplug-status").ShouldBeNull();
+        host.ReadXenstore("/local/domain/1/device/vbd/768/state")!.Value.ShouldBe("1");
+        host.ReadXenstore("/local/domain/0/backend/vbd/1/768/state")!.Value.ShouldBe("1");
+        host.ReadXenstore("/local/domain/0/backend/vbd/1/768/hotplug-status").ShouldBeNull();
+        clock.Advance(TimeSpan.FromMilliseconds(400));
+        host.ReadXenstore("/local/domain/0/backend/vbd/1/768/state")!.Value.ShouldBe("2"); // InitWait
+        host.ReadXenstore("/local/domain/0/backend/vbd/1/768/hotplug-status").ShouldBeNull();
         plug.IsCompleted.ShouldBeFalse();
         host.FindDomain(spec.VmId)!.Vbds.ShouldBeEmpty();
 
-        await plug;
-        host.ReadXenstore("/local/domain/0/backend/vbd/1/51712/hotplug-status")!.Value.ShouldBe("connected");
-        host.ReadXenstore("/local/domain/0/backend/vbd/1/51712/state")!.Value.ShouldBe("4");
+        clock.Advance(TimeSpan.FromMilliseconds(400));
+        await plug.Within();
+        host.ReadXenstore("/local/domain/0/backend/vbd/1/768/hotplug-status")!.Value.ShouldBe("connected");
+        host.ReadXenstore("/local/domain/0/backend/vbd/1/768/state")!.Value.ShouldBe("4");
         host.FindDomain(spec.VmId)!.Vbds.Count.ShouldBe(1);
     }
 
     [Fact]
     public async Task Vif_plug_starts_at_state_1_with_online_backend_and_waits_for_the_hotplug_node()
     {
-        using var host = NewHost();
+        var clock = new ManualClock();
+        using var host = Host(clock);
         host.HotplugDelay = TimeSpan.FromMilliseconds(400);
         var spec = Hvm();
         await host.CreateDomainAsync(spec, Ct);
@@ -326,10 +326,12 @@ public sealed class SimulatedXenHostTests
         host.ReadXenstore("/local/domain/1/device/vif/0/state")!.Value.ShouldBe("1");
         host.ReadXenstore("/local/domain/0/backend/vif/1/0/state")!.Value.ShouldBe("1");
         host.ReadXenstore("/local/domain/0/backend/vif/1/0/online")!.Value.ShouldBe("1");
+        clock.Advance(TimeSpan.FromMilliseconds(799));
         host.ReadXenstore($"/xapi/{spec.VmId}/hotplug/1/vif/0/hotplug").ShouldBeNull();
         plug.IsCompleted.ShouldBeFalse();
 
-        await plug;
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        await plug.Within();
         host.ReadXenstore($"/xapi/{spec.VmId}/hotplug/1/vif/0/hotplug")!.Value.ShouldBe("online");
         host.FindDomain(spec.VmId)!.Vifs.Count.ShouldBe(1);
     }
@@ -337,35 +339,40 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Plug_fails_after_the_hotplug_timeout_when_scripts_never_answer_and_leaves_no_device()
     {
-        using var host = NewHost();
+        var clock = new ManualClock();
+        using var host = Host(clock);
         host.HotplugScriptsEnabled = false;
         host.HotplugTimeout = TimeSpan.FromMilliseconds(250);
         var spec = Hvm();
         await host.CreateDomainAsync(spec, Ct);
+        var plug = host.PlugVbdAsync(spec.VmId, Disk(Guid.NewGuid(), 0, VbdMode.RW), Ct);
+        clock.Advance(TimeSpan.FromMilliseconds(249));
+        plug.IsCompleted.ShouldBeFalse();
 
-        var ex = await Should.ThrowAsync<HypervisorException>(() => host.PlugVbdAsync(spec.VmId, Disk(Guid.NewGuid(), 0, VbdMode.RW), Ct));
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        var ex = await Should.ThrowAsync<HypervisorException>(plug.Within());
 
         ex.Code.ShouldBe(ErrorCodes.InternalError);
         ex.Params[0].ShouldContain("Hotplug timeout");
-        host.ReadXenstore("/local/domain/0/backend/vbd/1/51712").ShouldBeNull();
-        host.ReadXenstore("/local/domain/1/device/vbd/51712").ShouldBeNull();
-        host.ReadXenstore($"/vm/{spec.VmId}/devices/vbd/51712").ShouldBeNull();
+        host.ReadXenstore("/local/domain/0/backend/vbd/1/768").ShouldBeNull();
+        host.ReadXenstore("/local/domain/1/device/vbd/768").ShouldBeNull();
+        host.ReadXenstore($"/vm/{spec.VmId}/devices/vbd/768").ShouldBeNull();
         host.FindDomain(spec.VmId)!.Vbds.ShouldBeEmpty();
 
         host.HotplugScriptsEnabled = true;
-        (await host.PlugVbdAsync(spec.VmId, Disk(Guid.NewGuid(), 0, VbdMode.RW), Ct)).Device.ShouldBe("xvda");
+        (await host.PlugVbdAsync(spec.VmId, Disk(Guid.NewGuid(), 0, VbdMode.RW), Ct)).Device.ShouldBe("hda");
     }
 
     [Fact]
     public async Task Plug_fails_when_the_backend_reports_a_hotplug_error()
     {
-        using var host = NewHost();
+        using var host = Host();
         host.HotplugScriptsEnabled = false;
         var spec = Hvm();
         await host.CreateDomainAsync(spec, Ct);
 
         var plug = host.PlugVbdAsync(spec.VmId, Disk(Guid.NewGuid(), 0, VbdMode.RW), Ct);
-        host.Xenstore.Write("/local/domain/0/backend/vbd/1/51712/hotplug-error", "tapdisk failed");
+        host.Xenstore.Write("/local/domain/0/backend/vbd/1/768/hotplug-error", "tapdisk failed");
 
         var ex = await Should.ThrowAsync<HypervisorException>(() => plug);
         ex.Params[0].ShouldContain("tapdisk failed");
@@ -374,7 +381,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Duplicate_vbd_position_and_duplicate_vif_device_are_rejected()
     {
-        using var host = NewHost();
+        using var host = Host();
         var spec = Hvm();
         var first = Guid.NewGuid();
         await host.CreateDomainAsync(spec, Ct);
@@ -384,21 +391,21 @@ public sealed class SimulatedXenHostTests
         var vbd = await Should.ThrowAsync<HypervisorException>(() => host.PlugVbdAsync(spec.VmId, Disk(Guid.NewGuid(), 0, VbdMode.RO), Ct));
         vbd.Code.ShouldBe(ErrorCodes.InternalError);
         vbd.Params[0].ShouldStartWith("Already_exists");
-        vbd.Params[0].ShouldContain("xvda");
+        vbd.Params[0].ShouldContain("hda");
         var vif = await Should.ThrowAsync<HypervisorException>(() => host.PlugVifAsync(spec.VmId, Nic(Guid.NewGuid(), 0), Ct));
         vif.Params[0].ShouldStartWith("Already_exists");
         var sameVbd = await Should.ThrowAsync<HypervisorException>(() => host.PlugVbdAsync(spec.VmId, Disk(first, 5, VbdMode.RW), Ct));
         sameVbd.Params[0].ShouldStartWith("Already_exists");
 
         host.FindDomain(spec.VmId)!.Vbds.ShouldBe([first]);
-        host.ReadXenstore("/local/domain/0/backend/vbd/1/51712/mode")!.Value.ShouldBe("w");
-        host.ReadXenstore("/local/domain/0/backend/vbd/1/51712/hotplug-status")!.Value.ShouldBe("connected");
+        host.ReadXenstore("/local/domain/0/backend/vbd/1/768/mode")!.Value.ShouldBe("w");
+        host.ReadXenstore("/local/domain/0/backend/vbd/1/768/hotplug-status")!.Value.ShouldBe("connected");
     }
 
     [Fact]
     public async Task Steps_on_a_vm_without_a_domain_fail_internal_error()
     {
-        using var host = NewHost();
+        using var host = Host();
         var vm = Guid.NewGuid();
 
         (await Should.ThrowAsync<HypervisorException>(() => host.BuildDomainAsync(vm, Ct))).Params[0].ShouldStartWith("Does_not_exist");
@@ -412,7 +419,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Unpause_before_build_fails_domain_not_built_and_the_domain_stays_paused()
     {
-        using var host = NewHost();
+        using var host = Host();
         var spec = Pv();
         await host.CreateDomainAsync(spec, Ct);
 
@@ -426,7 +433,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Hvm_unpause_needs_a_device_model_while_pv_does_not()
     {
-        using var host = NewHost();
+        using var host = Host();
         var hvm = Hvm();
         var pv = Pv();
         await host.CreateDomainAsync(hvm, Ct);
@@ -449,7 +456,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Create_reserves_the_upper_bound_when_it_fits_and_destroy_frees_it()
     {
-        using var host = NewHost(memoryTotal: 16 * GiB, hostOverhead: GiB);
+        using var host = Host(memoryTotal: 16 * GiB, hostOverhead: GiB);
         host.MemoryFree.ShouldBe(15 * GiB);
         var spec = Hvm();
 
@@ -465,7 +472,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Create_grants_what_is_left_between_the_bounds_and_balloons_the_target_down()
     {
-        using var host = NewHost(memoryTotal: 8 * GiB, hostOverhead: GiB);
+        using var host = Host(memoryTotal: 8 * GiB, hostOverhead: GiB);
         await host.CreateDomainAsync(Hvm(), Ct); // takes 4 GiB + 37 MiB; 3 GiB − 37 MiB left
         var squeezed = Hvm() with { MemoryDynamicMin = GiB };
 
@@ -480,7 +487,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Create_fails_host_not_enough_free_memory_with_needed_and_available_when_the_lower_bound_does_not_fit()
     {
-        using var host = NewHost(memoryTotal: 4 * GiB, hostOverhead: GiB);
+        using var host = Host(memoryTotal: 4 * GiB, hostOverhead: GiB);
         var tooBig = Hvm(); // dynamic_min 2 GiB + 37 MiB fits; make it not fit:
         tooBig = tooBig with { MemoryDynamicMin = 3 * GiB, MemoryDynamicMax = 4 * GiB };
 
@@ -496,7 +503,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Concurrent_creates_never_overcommit_and_get_distinct_domids()
     {
-        using var host = NewHost(memoryTotal: (3 * GiB) + (3 * 37 * MiB), hostOverhead: 0);
+        using var host = Host(memoryTotal: (3 * GiB) + (3 * 37 * MiB), hostOverhead: 0);
         var specs = Enumerable.Range(0, 12).Select(_ => Hvm() with { MemoryDynamicMin = GiB, MemoryDynamicMax = GiB }).ToList();
 
         var results = await Task.WhenAll(specs.Select(s => Task.Run(async () =>
@@ -521,13 +528,13 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Concurrent_plugs_into_one_domain_all_complete()
     {
-        using var host = NewHost();
+        using var host = Host();
         var spec = Hvm();
         await host.CreateDomainAsync(spec, Ct);
 
         var plugs = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => host.PlugVbdAsync(spec.VmId, Disk(Guid.NewGuid(), i, VbdMode.RW), Ct)));
 
-        plugs.Select(p => p.Device).Order().ShouldBe(["xvda", "xvdb", "xvdc", "xvdd", "xvde", "xvdf", "xvdg", "xvdh"]);
+        plugs.Select(p => p.Device).ShouldBe(["hda", "hdb", "hdc", "hdd", "xvde", "xvdf", "xvdg", "xvdh"]); // IDE for the first four (HVM)
         host.FindDomain(spec.VmId)!.Vbds.Count.ShouldBe(8);
     }
 
@@ -536,7 +543,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Device_model_writes_a_vnc_port_that_speaks_rfb_and_destroy_closes_it()
     {
-        using var host = NewHost();
+        using var host = Host();
         var spec = Hvm();
         await host.CreateDomainAsync(spec, Ct);
         await host.BuildDomainAsync(spec.VmId, Ct);
@@ -584,7 +591,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Hvm_device_model_emulates_at_most_eight_nics()
     {
-        using var host = NewHost();
+        using var host = Host();
         var spec = Hvm();
         await host.CreateDomainAsync(spec, Ct);
         await host.BuildDomainAsync(spec.VmId, Ct);
@@ -599,7 +606,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Pv_with_disable_pv_vnc_gets_no_console_listener_and_no_vnc_port()
     {
-        using var host = NewHost();
+        using var host = Host();
         var spec = Pv() with { DisablePvVnc = true };
         await host.CreateDomainAsync(spec, Ct);
         await host.BuildDomainAsync(spec.VmId, Ct);
@@ -617,7 +624,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Pv_builds_its_bootloader_or_kernel_and_gets_a_vncterm_console()
     {
-        using var host = NewHost();
+        using var host = Host();
         var grub = Pv();
         var direct = Pv() with { PvBootloader = "", PvKernel = "/boot/vmlinuz-guest" };
         await host.CreateDomainAsync(grub, Ct);
@@ -641,7 +648,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Pv_in_pvh_and_pvh_use_their_xenstore_domain_types()
     {
-        using var host = NewHost();
+        using var host = Host();
         await host.CreateDomainAsync(Pv() with { DomainType = DomainType.PvInPvh }, Ct);
         await host.CreateDomainAsync(Hvm() with { DomainType = DomainType.Pvh }, Ct);
 
@@ -655,7 +662,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Destroy_removes_every_path_frees_memory_and_is_idempotent()
     {
-        using var host = NewHost();
+        using var host = Host();
         var free = host.MemoryFree;
         var spec = Hvm();
         await StartAsync(host, spec);
@@ -696,7 +703,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Destroy_during_a_plug_fails_the_plug()
     {
-        using var host = NewHost();
+        using var host = Host();
         host.HotplugScriptsEnabled = false;
         var spec = Hvm();
         await host.CreateDomainAsync(spec, Ct);
@@ -714,7 +721,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Fault_at_vbd_plug_throws_the_given_code_once_then_the_step_works()
     {
-        using var host = NewHost();
+        using var host = Host();
         var spec = Hvm();
         await host.CreateDomainAsync(spec, Ct);
         host.AddFault(new HypervisorFault(HypervisorStep.VbdPlug, Error: "SR_BACKEND_FAILURE_46"));
@@ -724,14 +731,14 @@ public sealed class SimulatedXenHostTests
         ex.Code.ShouldBe("SR_BACKEND_FAILURE_46");
         ex.Params[0].ShouldBe(spec.VmId.ToString());
         host.Faults.ShouldBeEmpty();
-        host.ReadXenstore("/local/domain/1/device/vbd/51712").ShouldBeNull();
-        (await host.PlugVbdAsync(spec.VmId, Disk(Guid.NewGuid(), 0, VbdMode.RW), Ct)).Device.ShouldBe("xvda");
+        host.ReadXenstore("/local/domain/1/device/vbd/768").ShouldBeNull();
+        (await host.PlugVbdAsync(spec.VmId, Disk(Guid.NewGuid(), 0, VbdMode.RW), Ct)).Device.ShouldBe("hda");
     }
 
     [Fact]
     public async Task Fault_count_is_respected_and_other_steps_are_unaffected()
     {
-        using var host = NewHost();
+        using var host = Host();
         var spec = Hvm();
         await host.CreateDomainAsync(spec, Ct);
         host.AddFault(new HypervisorFault(HypervisorStep.VifPlug, Error: ErrorCodes.InternalError, Count: 2));
@@ -751,16 +758,16 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Fault_delay_honours_cancellation()
     {
-        using var host = NewHost();
+        using var host = Host();
         var free = host.MemoryFree;
         host.AddFault(new HypervisorFault(HypervisorStep.Create, DelayMs: 60_000));
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        cts.CancelAfter(TimeSpan.FromMilliseconds(100));
-        var watch = Stopwatch.StartNew();
+        var create = host.CreateDomainAsync(Hvm(), cts.Token);
+        create.IsCompleted.ShouldBeFalse(); // waiting the fault's delay (the clock does not move)
 
-        await Should.ThrowAsync<OperationCanceledException>(() => host.CreateDomainAsync(Hvm(), cts.Token));
+        await cts.CancelAsync();
 
-        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(10));
+        await Should.ThrowAsync<OperationCanceledException>(create.Within());
         host.ListDomains().ShouldBeEmpty();
         host.MemoryFree.ShouldBe(free);
         host.Faults.ShouldBeEmpty(); // the use was taken
@@ -769,22 +776,26 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public async Task Fault_with_only_a_delay_slows_the_step_down_and_then_lets_it_succeed()
     {
-        using var host = NewHost();
+        var clock = new ManualClock();
+        using var host = Host(clock);
         var spec = Hvm();
         await host.CreateDomainAsync(spec, Ct);
         host.AddFault(new HypervisorFault(HypervisorStep.Build, DelayMs: 200));
-        var watch = Stopwatch.StartNew();
 
-        var build = await host.BuildDomainAsync(spec.VmId, Ct);
+        var building = host.BuildDomainAsync(spec.VmId, Ct);
+        clock.Advance(TimeSpan.FromMilliseconds(199));
+        building.IsCompleted.ShouldBeFalse();
+        host.FindDomain(spec.VmId)!.Built.ShouldBeFalse();
+        clock.Advance(TimeSpan.FromMilliseconds(1));
 
-        watch.Elapsed.ShouldBeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(190));
-        build.Kernel.ShouldBe("hvmloader");
+        (await building.Within()).Kernel.ShouldBe("hvmloader");
+        host.FindDomain(spec.VmId)!.Built.ShouldBeTrue();
     }
 
     [Fact]
     public async Task Fault_defaults_and_clear()
     {
-        using var host = NewHost(memoryTotal: 8 * GiB, hostOverhead: GiB);
+        using var host = Host(memoryTotal: 8 * GiB, hostOverhead: GiB);
         var spec = Hvm();
         host.AddFault(new HypervisorFault(HypervisorStep.Create, Error: ErrorCodes.HostNotEnoughFreeMemory));
         var memory = await Should.ThrowAsync<HypervisorException>(() => host.CreateDomainAsync(spec, Ct));
@@ -812,7 +823,7 @@ public sealed class SimulatedXenHostTests
     [Fact]
     public void Invalid_faults_are_refused()
     {
-        using var host = NewHost();
+        using var host = Host();
         Should.Throw<ArgumentException>(() => host.AddFault(new HypervisorFault(HypervisorStep.Build, Count: 0)));
         Should.Throw<ArgumentException>(() => host.AddFault(new HypervisorFault(HypervisorStep.Build, DelayMs: -1)));
         HypervisorSteps.TryParse("vbd_plug", out var step).ShouldBeTrue();
@@ -847,59 +858,5 @@ public sealed class SimulatedXenHostTests
         VbdSpec.FromVbd(vbd).Position.ShouldBe(2);
         Should.Throw<HypervisorException>(() => VbdSpec.FromVbd(vbd with { Userdevice = "autodetect" }));
         VifSpec.FromVif(new Vif { Id = Guid.NewGuid(), Device = "3", Mac = "00:16:3e:aa:bb:cc" }, "xenbr1").Device.ShouldBe(3);
-    }
-
-    // ---------------------------------------------------------------- helpers
-
-    private static SimulatedXenHost NewHost(long memoryTotal = 32 * GiB, long hostOverhead = GiB) =>
-        new(Guid.NewGuid(), memoryTotal, hostOverhead, TimeProvider.System);
-
-    private static DomainSpec Hvm() => new()
-    {
-        VmId = Guid.NewGuid(),
-        Name = "web01",
-        DomainType = DomainType.Hvm,
-        VcpusMax = 4,
-        VcpusAtStartup = 2,
-        MemoryStaticMax = 4 * GiB,
-        MemoryDynamicMin = 2 * GiB,
-        MemoryDynamicMax = 4 * GiB,
-        MemoryOverhead = 37 * MiB,
-        VcpusParams = new Dictionary<string, string> { ["mask"] = "1,0", ["weight"] = "512" },
-        Platform = new Dictionary<string, string> { ["viridian"] = "true", ["device-model"] = "qemu-upstream-compat" },
-        BiosStrings = new Dictionary<string, string> { ["bios-vendor"] = "Xen" },
-        XenstoreData = new Dictionary<string, string> { ["vm-data/role"] = "frontend", ["secret"] = "x" },
-    };
-
-    private static DomainSpec Pv() => new()
-    {
-        VmId = Guid.NewGuid(),
-        Name = "pv01",
-        DomainType = DomainType.Pv,
-        VcpusMax = 1,
-        VcpusAtStartup = 1,
-        MemoryStaticMax = GiB,
-        MemoryDynamicMin = GiB,
-        MemoryDynamicMax = GiB,
-        MemoryOverhead = 9 * MiB,
-        PvBootloader = "pygrub",
-    };
-
-    private static VbdSpec Disk(Guid id, int position, VbdMode mode, Guid? vdi = null) =>
-        new() { VbdId = id, Position = position, Mode = mode, Type = VbdType.Disk, VdiId = vdi ?? Guid.NewGuid() };
-
-    private static VifSpec Nic(Guid id, int device) =>
-        new() { VifId = id, Device = device, Mac = $"00:16:3e:00:00:{device:x2}", Bridge = "xenbr0", NetworkId = Guid.NewGuid() };
-
-    private static async Task StartAsync(SimulatedXenHost host, DomainSpec spec)
-    {
-        await host.CreateDomainAsync(spec, Ct);
-        await host.BuildDomainAsync(spec.VmId, Ct);
-        await host.PlugVbdAsync(spec.VmId, Disk(Guid.NewGuid(), 0, VbdMode.RW), Ct);
-        await host.PlugVbdAsync(spec.VmId, Disk(Guid.NewGuid(), 3, VbdMode.RO), Ct);
-        await host.PlugVifAsync(spec.VmId, Nic(Guid.NewGuid(), 0), Ct);
-        await host.CreateDeviceModelAsync(spec.VmId, Ct);
-        await host.ClearActionRequestAsync(spec.VmId, Ct);
-        await host.UnpauseAsync(spec.VmId, Ct);
     }
 }

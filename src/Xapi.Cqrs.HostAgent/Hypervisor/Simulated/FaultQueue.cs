@@ -3,6 +3,8 @@ namespace Xapi.Cqrs.HostAgent.Hypervisor.Simulated;
 /// <summary>
 /// Injected faults, consumed in the order they were added: each call of a step takes one use of the
 /// oldest fault for that step; a fault whose uses are spent is gone. Thread-safe.
+/// A call that has nothing to do (destroying a domain that does not exist, unplugging a device that is not
+/// plugged) is not a call of its step: it takes no use.
 /// </summary>
 public sealed class FaultQueue
 {
@@ -60,6 +62,41 @@ public sealed class FaultQueue
 
             return entry.Fault;
         }
+    }
+
+    /// <summary>
+    /// One call of <paramref name="step"/>: take a use of its first fault (none: done at once), wait the fault's delay on
+    /// <paramref name="time"/> (honouring <paramref name="ct"/>), then throw its error as a <see cref="HypervisorException"/>
+    /// (a delay-only fault lets the call go on). The parameters are the fault's own, else what
+    /// <paramref name="defaults"/> gives for the code, else INTERNAL_ERROR [text (VM vm)] or [vm; text].
+    /// </summary>
+    public Task ApplyAsync(HypervisorStep step, Guid vmId, TimeProvider time, Func<string, string[]?> defaults, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(defaults);
+        return Take(step) is { } fault ? FailAsync(fault, vmId, time, defaults, ct) : Task.CompletedTask;
+    }
+
+    /// <summary>The text an injected fault's error carries.</summary>
+    public static string Text(HypervisorStep step) => $"injected fault at {step.ToWire()}";
+
+    private static async Task FailAsync(HypervisorFault fault, Guid vmId, TimeProvider time, Func<string, string[]?> defaults, CancellationToken ct)
+    {
+        if (fault.DelayMs is > 0)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(fault.DelayMs.Value), time, ct).ConfigureAwait(false);
+        }
+
+        if (fault.EffectiveError is not { } code)
+        {
+            return;
+        }
+
+        var text = Text(fault.Step);
+        string[] parameters = fault.Params is { } given ? [.. given] : defaults(code) ?? (code == Domain.ErrorCodes.InternalError
+            ? [$"{text} (VM {vmId})"]
+            : [vmId.ToString(), text]);
+        throw new HypervisorException(code, parameters);
     }
 
     private sealed class Entry(HypervisorFault fault, int remaining)

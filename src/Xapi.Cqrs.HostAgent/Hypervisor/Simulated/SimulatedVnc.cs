@@ -45,12 +45,26 @@ public sealed class SimulatedVnc : IDisposable
     /// <summary>Connections accepted so far.</summary>
     public int Connections => Volatile.Read(ref _connections);
 
-    /// <summary>Start listening on 127.0.0.1:0. Throws <see cref="SocketException"/> when no port can be bound.</summary>
-    public static SimulatedVnc Start(string desktopName, ushort width, ushort height)
+    /// <summary>
+    /// Start listening on 127.0.0.1:<paramref name="port"/> (0: any free port; a given port is how a console comes back on
+    /// the port it had before a restart). Throws <see cref="SocketException"/> when the port cannot be bound.
+    /// </summary>
+    public static SimulatedVnc Start(string desktopName, ushort width, ushort height, int port = 0)
     {
         ArgumentNullException.ThrowIfNull(desktopName);
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
+        ArgumentOutOfRangeException.ThrowIfNegative(port);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, IPEndPoint.MaxPort);
+        var listener = new TcpListener(IPAddress.Loopback, port);
+        try
+        {
+            listener.Start();
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+
         return new SimulatedVnc(listener, desktopName, width, height);
     }
 

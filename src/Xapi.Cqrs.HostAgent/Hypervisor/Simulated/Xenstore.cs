@@ -51,6 +51,42 @@ public sealed class Xenstore
         }
     }
 
+    /// <summary>
+    /// Every node of the subtrees at <paramref name="roots"/> (those that exist) as (path, value), each subtree depth
+    /// first in listing order, read at one instant; <see cref="Import"/> writes them back in the same shape.
+    /// </summary>
+    public List<KeyValuePair<string, string>> Export(IEnumerable<string> roots)
+    {
+        ArgumentNullException.ThrowIfNull(roots);
+        var split = roots.Select(Split).ToList();
+        var entries = new List<KeyValuePair<string, string>>();
+        lock (_gate)
+        {
+            foreach (var parts in split)
+            {
+                if (Find(parts) is { } node)
+                {
+                    Flatten(Join(parts), node, entries);
+                }
+            }
+        }
+
+        return entries;
+    }
+
+    /// <summary>Write (path, value) entries in one transaction, in their order (parents before children keeps listing order).</summary>
+    public void Import(IEnumerable<KeyValuePair<string, string>> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        Transaction(() =>
+        {
+            foreach (var (path, value) in entries)
+            {
+                Write(path, value);
+            }
+        });
+    }
+
     /// <summary>Write a value, creating missing ancestors.</summary>
     public void Write(string path, string value)
     {
@@ -224,6 +260,15 @@ public sealed class Xenstore
         }
 
         return new XenstoreNode(path, node.Value, children);
+    }
+
+    private static void Flatten(string path, Node node, List<KeyValuePair<string, string>> into)
+    {
+        into.Add(new(path, node.Value));
+        foreach (var (name, child) in node.Children)
+        {
+            Flatten(path == "/" ? "/" + name : $"{path}/{name}", child, into);
+        }
     }
 
     /// <summary>Path components; the path must be absolute, without empty components.</summary>
