@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Marten;
 using Xapi.Cqrs.Api.Http;
 using Xapi.Cqrs.Application.Admin;
@@ -6,23 +7,46 @@ using Xapi.Cqrs.Application.Store;
 using Xapi.Cqrs.Domain;
 using Xapi.Cqrs.HostAgent.Agents;
 using Xapi.Cqrs.HostAgent.Hypervisor;
+using Xapi.Cqrs.HostAgent.Hypervisor.Simulated;
 using Host = Xapi.Cqrs.Domain.Hosts.Host;
 
 namespace Xapi.Cqrs.Api.Endpoints;
 
-/// <summary>What a host's hypervisor reports (domains, xenstore), and fault injection for simulated hosts.</summary>
+/// <summary>
+/// What a host's hypervisor reports (domains, xenstore), and for simulated hosts fault injection and guests that stop
+/// by themselves (<c>POST …/domains/{domid}/guest-shutdown</c> <c>{reason: "poweroff"|"reboot"|"crash"}</c>: 200 with the
+/// domain; 400 VALUE_NOT_SUPPORTED for another reason; 404 HANDLE_INVALID [domain; domid] for an unknown domid).
+/// </summary>
 public static class HypervisorEndpoints
 {
     public sealed record FaultBody(string? Step, string? Error, int? DelayMs, int? Count);
+
+    [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+    public sealed record GuestShutdownBody(string? Reason);
 
     public static void MapHypervisor(this IEndpointRouteBuilder app)
     {
         var hv = app.MapGroup("/api/hosts/{id:guid}/hypervisor");
         hv.MapGet("/domains", async (Guid id, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
-            (await Hypervisor(id, s, agents, ct)).ListDomains().Select(d => new
+            (await Hypervisor(id, s, agents, ct)).ListDomains().Select(View)).Requires("host.get_domains", Role.ReadOnly);
+        hv.MapPost("/domains/{domid:int}/guest-shutdown", async (Guid id, int domid, GuestShutdownBody body, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
+        {
+            if (!ShutdownReasons.TryParse(body.Reason, out var reason))
             {
-                domid = d.Domid, vm = d.VmId, state = d.State, vcpus = d.Vcpus, memoryTarget = d.MemoryTarget, actionRequest = d.ActionRequest, vncPort = d.VncPort,
-            })).Requires("host.get_domains", Role.ReadOnly);
+                throw RequestValidationException.Single("reason", ErrorCodes.ValueNotSupported, "reason", body.Reason ?? "", "one of " + string.Join(", ", Enum.GetValues<ShutdownReason>().Select(r => r.ToWire())));
+            }
+
+            var simulated = await Hypervisor(id, s, agents, ct) as SimulatedXenHost
+                ?? throw new XapiException(ErrorCodes.OperationNotAllowed, $"host {id} is not simulated: its guests cannot be made to stop");
+            try
+            {
+                return Results.Ok(View(simulated.GuestShutdown(domid, reason)));
+            }
+            catch (HypervisorException e)
+            {
+                throw e.ToXapiException();
+            }
+        }).Requires("host.guest_shutdown", Role.PoolAdmin);
         hv.MapGet("/xenstore", async (Guid id, string? path, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
         {
             var at = string.IsNullOrEmpty(path) ? "/" : path;
@@ -50,6 +74,20 @@ public static class HypervisorEndpoints
             return Results.NoContent();
         }).Requires("host.inject_fault", Role.PoolAdmin);
     }
+
+    private static object View(DomainInfo d) => new
+    {
+        domid = d.Domid,
+        vm = d.VmId,
+        state = d.State,
+        shutdownReason = d.ShutdownReason?.ToWire(),
+        vcpus = d.Vcpus,
+        memoryTarget = d.MemoryTarget,
+        actionRequest = d.ActionRequest,
+        vncPort = d.VncPort,
+        pvDriversVersion = d.Guest?.PvDriversVersion,
+        guestFeatures = d.Guest?.Features,
+    };
 
     private static async Task<IHypervisor> Hypervisor(Guid id, IQuerySession session, LocalAgents agents, CancellationToken ct)
     {
