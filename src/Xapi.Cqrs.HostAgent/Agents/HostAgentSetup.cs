@@ -10,7 +10,7 @@ public static class HostAgentSetup
     public static IServiceCollection AddHostAgents(this IServiceCollection services, MartenServiceCollectionExtensions.MartenConfigurationExpression marten, AgentSettings settings)
     {
         services.AddSingleton(settings);
-        services.AddSingleton<HypervisorRegistry>();
+        services.AddSingleton(sp => new HypervisorRegistry(sp.GetService<SimulatorSettings>())); // no settings: simulated hosts in memory only
         services.AddSingleton<ReportBatcher>();
         services.AddSingleton<LocalAgents>();
         services.AddSingleton<Application.Store.ICommitObserver>(sp => sp.GetRequiredService<LocalAgents>());
