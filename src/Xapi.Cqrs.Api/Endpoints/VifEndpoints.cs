@@ -1,11 +1,14 @@
+using Marten;
 using MediatR;
 using Xapi.Cqrs.Api.Http;
 using Xapi.Cqrs.Application.Admin;
 using Xapi.Cqrs.Application.Devices;
+using Xapi.Cqrs.Application.Tasks;
+using Xapi.Cqrs.Domain.Vifs;
 
 namespace Xapi.Cqrs.Api.Endpoints;
 
-/// <summary>The VIF class: create on a VM, read.</summary>
+/// <summary>The VIF class: create on a VM, read, plug and unplug (the VIF record once done, or 202 with the task when <c>?async=true</c>), destroy.</summary>
 public static class VifEndpoints
 {
     public sealed record VifBody(Guid? NetworkId, string? Device, string? Mac, long? Mtu);
@@ -19,5 +22,17 @@ public static class VifEndpoints
         var vifs = app.MapGroup("/api/vifs");
         vifs.MapGet("/{id:guid}", (Guid id, long? minVersion, IMediator m, CancellationToken ct) =>
             m.Send(new GetDevice.Vif(id, minVersion), ct)).Requires("VIF.get_record", Role.ReadOnly);
+        vifs.MapPost("/{id:guid}/plug", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            Hotplug(new HotplugVif.Command(id, VifOperation.Plug), id, async, m, session, signals, time, ct)).Requires("VIF.plug", Role.VmAdmin);
+        vifs.MapPost("/{id:guid}/unplug", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            Hotplug(new HotplugVif.Command(id, VifOperation.Unplug), id, async, m, session, signals, time, ct)).Requires("VIF.unplug", Role.VmAdmin);
+        vifs.MapDelete("/{id:guid}", async (Guid id, IMediator m, CancellationToken ct) =>
+        {
+            await m.Send(new DestroyDevice.Vif(id), ct);
+            return Results.NoContent();
+        }).Requires("VIF.destroy", Role.VmAdmin);
     }
+
+    private static Task<IResult> Hotplug(HotplugVif.Command command, Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+        Answers.OnceDone(command, async, c => m.Send(new GetDevice.Vif(id), c), m, session, signals, time, ct);
 }

@@ -3,6 +3,7 @@ using JasperFx.Events.Daemon;
 using JasperFx.Events.Projections;
 using Marten;
 using Marten.Subscriptions;
+using Xapi.Cqrs.Domain.Devices;
 using Xapi.Cqrs.Domain.Operations;
 using Xapi.Cqrs.Domain.Tasks;
 using Xapi.Cqrs.Domain.Vms;
@@ -26,6 +27,7 @@ public sealed class HostAgentSubscription : SubscriptionBase
         IncludeType<ScheduledToBeResidentOnSet>();
         IncludeType<OperationAdded>(); // unpause and the power operations
         IncludeType<TaskCancelled>(); // an operation overtaken: its running work stops
+        IncludeType<DeviceOperationForwarded>(); // VBD and VIF plug/unplug
     }
 
     public override Task<IChangeListener> ProcessEventsAsync(EventRange page, ISubscriptionController controller, IDocumentOperations operations, CancellationToken cancellationToken)
@@ -53,6 +55,7 @@ public abstract record AgentWork(Guid VmId, Guid TaskId, string? CorrelationId)
         OperationAdded { ObjectClass: "VM" } o when VmOperations.TryParse(o.Operation, out var op) && Application.Vms.PowerOperationVm.Operations.Contains(op)
             => new Power(e.StreamId, o.TaskId, op, e.CorrelationId),
         TaskCancelled => new Cancel(e.StreamId),
+        DeviceOperationForwarded f => new Device(f.VmId, f.TaskId, e.StreamId, f.ObjectClass, f.Operation, f.HostId, e.CorrelationId),
         _ => null,
     };
 
@@ -63,6 +66,10 @@ public abstract record AgentWork(Guid VmId, Guid TaskId, string? CorrelationId)
 
     /// <summary>Pause, clean/hard shutdown, clean/hard reboot of the VM on its resident host.</summary>
     public sealed record Power(Guid VmId, Guid TaskId, VmOperation Operation, string? CorrelationId) : AgentWork(VmId, TaskId, CorrelationId);
+
+    /// <summary>Plug or unplug of a VBD or VIF (<paramref name="ObjectClass"/>) of the VM on its resident host (<see cref="DeviceSequence"/>).</summary>
+    public sealed record Device(Guid VmId, Guid TaskId, Guid DeviceId, string ObjectClass, string Operation, Guid HostId, string? CorrelationId)
+        : AgentWork(VmId, TaskId, CorrelationId);
 
     /// <summary>The task was cancelled (overtaken): its running work, if any, stops. Not queued.</summary>
     public sealed record Cancel(Guid CancelledTask) : AgentWork(Guid.Empty, CancelledTask, null);

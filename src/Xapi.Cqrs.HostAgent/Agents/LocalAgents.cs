@@ -173,6 +173,9 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                 case AgentWork.Abandon abandon:
                     await AbandonAsync(abandon, session, As, ct);
                     break;
+                case AgentWork.Device device:
+                    await new DeviceSequence(this, session, As, time, log).RunAsync(device, ct);
+                    break;
                 case AgentWork.DomainVanished vanished:
                     await As("host-agent:reconcile").Send(new Application.Vms.VmHalted.Command(vanished.VmId, vanished.HostId, "the hypervisor reports no domain for this VM"), ct);
                     break;
@@ -362,6 +365,8 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
             }
         }
 
+        await ReconcileDevicesAsync(session, hosts, ct);
+
         // Domains no VM record accounts for (a start undone, a shutdown recorded, before this process died).
         var accounted = (await session.Query<Vm>().Where(v => v.ScheduledToBeResidentOn != null || v.ResidentOn != null).ToListAsync(ct))
             .ToDictionary(v => v.Id, v => (v.ScheduledToBeResidentOn ?? v.ResidentOn)!.Value);
@@ -375,6 +380,41 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
             foreach (var domain in hypervisor.ListDomains().Where(d => accounted.GetValueOrDefault(d.VmId) != host.Id))
             {
                 Dispatch(new AgentWork.Orphan(domain.VmId, host.Id, VmResidentHere: false));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Device plugs and unplugs still pending after a restart: each is handed again to the agent of its VM's host, which
+    /// finishes it (<see cref="DeviceSequence"/>: a plug is redone from a clean slate, an unplug redone) or, when its mark
+    /// was cleared meanwhile (the VM halted), ends its task. A pending one whose VM now runs nowhere only has its task to
+    /// end, which needs no hypervisor.
+    /// </summary>
+    private async Task ReconcileDevicesAsync(IQuerySession session, IReadOnlyDictionary<Guid, Host> hosts, CancellationToken ct)
+    {
+        var pending = await session.Query<Domain.Tasks.XapiTask>()
+            .Where(t => t.Status == Domain.Tasks.TaskStatus.Pending && (t.ObjectClass == ObjectClass.Vbd || t.ObjectClass == ObjectClass.Vif))
+            .ToListAsync(ct);
+        foreach (var task in pending)
+        {
+            var vmId = task.ObjectClass == ObjectClass.Vbd
+                ? (await session.LoadAsync<Domain.Vbds.Vbd>(task.ObjectId, ct))?.VmId
+                : (await session.LoadAsync<Domain.Vifs.Vif>(task.ObjectId, ct))?.VmId;
+            if (vmId is not { } id || await session.LoadAsync<Vm>(id, ct) is not { } vm || task.Name.Split('.') is not [_, var op])
+            {
+                continue;
+            }
+
+            if (vm.ResidentOn is { } hostId)
+            {
+                if (hosts.TryGetValue(hostId, out var host) && HypervisorFor(host) is not null)
+                {
+                    Dispatch(new AgentWork.Device(vm.Id, task.Id, task.ObjectId, task.ObjectClass, op, hostId, null));
+                }
+            }
+            else
+            {
+                Dispatch(new AgentWork.Device(vm.Id, task.Id, task.ObjectId, task.ObjectClass, op, Guid.Empty, null));
             }
         }
     }
