@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Marten;
 using MediatR;
 using Xapi.Cqrs.Api.Http;
@@ -47,12 +48,13 @@ public static class VbdEndpoints
         var vbds = app.MapGroup("/api/vbds");
         vbds.MapGet("/{id:guid}", (Guid id, long? minVersion, IMediator m, CancellationToken ct) =>
             m.Send(new GetDevice.Vbd(id, minVersion), ct)).Requires("VBD.get_record", Role.ReadOnly);
-        vbds.MapPost("/{id:guid}/plug", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
-            Hotplug(new HotplugVbd.Command(id, VbdOperation.Plug), id, async, m, session, signals, time, ct)).Requires("VBD.plug", Role.VmAdmin);
-        vbds.MapPost("/{id:guid}/unplug", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
-            Hotplug(new HotplugVbd.Command(id, VbdOperation.Unplug), id, async, m, session, signals, time, ct)).Requires("VBD.unplug", Role.VmAdmin);
-        vbds.MapPost("/{id:guid}/detach", async (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+        vbds.MapPost("/{id:guid}/plug", (Guid id, bool? async, HttpRequest http, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            Hotplug(http, new HotplugVbd.Command(id, VbdOperation.Plug), id, async, m, session, signals, time, ct)).Requires("VBD.plug", Role.VmAdmin);
+        vbds.MapPost("/{id:guid}/unplug", (Guid id, bool? async, HttpRequest http, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            Hotplug(http, new HotplugVbd.Command(id, VbdOperation.Unplug), id, async, m, session, signals, time, ct)).Requires("VBD.unplug", Role.VmAdmin);
+        vbds.MapPost("/{id:guid}/detach", async (Guid id, bool? async, HttpRequest http, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
         {
+            await Answers.OptionalBodyAsync<JsonNode>(http, ct);
             var detached = await m.Send(new DetachVbd.Command(id), ct);
             if (detached.TaskId is { } task)
             {
@@ -73,6 +75,10 @@ public static class VbdEndpoints
         }).Requires("VBD.destroy", Role.VmAdmin);
     }
 
-    private static Task<IResult> Hotplug(HotplugVbd.Command command, Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
-        Answers.OnceDone(command, async, c => m.Send(new GetDevice.Vbd(id), c), m, session, signals, time, ct);
+    /// <summary>A call without parameters: a body, if any, must still be JSON (a malformed one is a 400 and nothing is written).</summary>
+    private static async Task<IResult> Hotplug(HttpRequest http, HotplugVbd.Command command, Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct)
+    {
+        await Answers.OptionalBodyAsync<JsonNode>(http, ct);
+        return await Answers.OnceDone(command, async, c => m.Send(new GetDevice.Vbd(id), c), m, session, signals, time, ct);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Marten;
 using MediatR;
 using Xapi.Cqrs.Api.Http;
@@ -22,10 +23,10 @@ public static class VifEndpoints
         var vifs = app.MapGroup("/api/vifs");
         vifs.MapGet("/{id:guid}", (Guid id, long? minVersion, IMediator m, CancellationToken ct) =>
             m.Send(new GetDevice.Vif(id, minVersion), ct)).Requires("VIF.get_record", Role.ReadOnly);
-        vifs.MapPost("/{id:guid}/plug", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
-            Hotplug(new HotplugVif.Command(id, VifOperation.Plug), id, async, m, session, signals, time, ct)).Requires("VIF.plug", Role.VmAdmin);
-        vifs.MapPost("/{id:guid}/unplug", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
-            Hotplug(new HotplugVif.Command(id, VifOperation.Unplug), id, async, m, session, signals, time, ct)).Requires("VIF.unplug", Role.VmAdmin);
+        vifs.MapPost("/{id:guid}/plug", (Guid id, bool? async, HttpRequest http, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            Hotplug(http, new HotplugVif.Command(id, VifOperation.Plug), id, async, m, session, signals, time, ct)).Requires("VIF.plug", Role.VmAdmin);
+        vifs.MapPost("/{id:guid}/unplug", (Guid id, bool? async, HttpRequest http, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            Hotplug(http, new HotplugVif.Command(id, VifOperation.Unplug), id, async, m, session, signals, time, ct)).Requires("VIF.unplug", Role.VmAdmin);
         vifs.MapDelete("/{id:guid}", async (Guid id, IMediator m, CancellationToken ct) =>
         {
             await m.Send(new DestroyDevice.Vif(id), ct);
@@ -33,6 +34,10 @@ public static class VifEndpoints
         }).Requires("VIF.destroy", Role.VmAdmin);
     }
 
-    private static Task<IResult> Hotplug(HotplugVif.Command command, Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
-        Answers.OnceDone(command, async, c => m.Send(new GetDevice.Vif(id), c), m, session, signals, time, ct);
+    /// <summary>A call without parameters: a body, if any, must still be JSON (a malformed one is a 400 and nothing is written).</summary>
+    private static async Task<IResult> Hotplug(HttpRequest http, HotplugVif.Command command, Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct)
+    {
+        await Answers.OptionalBodyAsync<JsonNode>(http, ct);
+        return await Answers.OnceDone(command, async, c => m.Send(new GetDevice.Vif(id), c), m, session, signals, time, ct);
+    }
 }

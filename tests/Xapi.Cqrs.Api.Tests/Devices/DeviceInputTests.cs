@@ -101,14 +101,21 @@ public sealed class DeviceInputTests(XapiServer server) : IClassFixture<XapiServ
     }
 
     [Fact]
-    public async Task Plug_with_a_body_of_garbage_is_still_decided_on_the_path_alone()
+    public async Task Unplug_or_detach_with_malformed_json_is_invalid_value_and_writes_nothing()
     {
         using var client = server.Client();
         var s = await client.RunningVmAsync();
+        var version = (await client.GetJson($"/api/vbds/{s.Disk}")).GetProperty("version").GetInt64();
 
-        var response = await PostRaw(client, $"/api/vbds/{s.Disk}/plug", "{not json");
+        foreach (var path in new[] { $"/api/vbds/{s.Disk}/unplug", $"/api/vbds/{s.Disk}/detach", $"/api/vifs/{s.Vif}/unplug" })
+        {
+            (await (await PostRaw(client, path, "{not json")).ShouldBeProblemWithCode(HttpStatusCode.BadRequest, "INVALID_VALUE")).Params()[0].ShouldBe("body");
+        }
 
-        await response.ShouldBeProblem(HttpStatusCode.Conflict, "DEVICE_ALREADY_ATTACHED", s.Disk.ToString());
+        (await client.GetJson($"/api/vbds/{s.Disk}")).GetProperty("version").GetInt64().ShouldBe(version);
+        (await client.GetJson($"/api/vbds/{s.Disk}")).Attached().ShouldBeTrue();
+        (await PostRaw(client, $"/api/vbds/{s.Disk}/unplug", "{}")).StatusCode.ShouldBe(HttpStatusCode.OK, "an empty JSON object is no parameter at all");
+        await s.Pool.AssertNothingLeftAsync();
     }
 
     [Fact]
