@@ -69,7 +69,8 @@ public sealed record DomainSpec
 
     /// <summary>
     /// The simulated guest has PV drivers (<c>other_config:simulator.pv_drivers</c> is not "false"): once booted it
-    /// writes its driver version and <c>control/feature-*</c> flags (API.md).
+    /// writes its driver version and <c>control/feature-*</c> flags (API.md), and it answers <c>control/shutdown</c> and
+    /// closes its device frontends on a clean unplug. False: the guest does none of that, whatever its domain type.
     /// </summary>
     public bool PvDrivers { get; init; } = true;
 

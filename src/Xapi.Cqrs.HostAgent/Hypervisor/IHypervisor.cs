@@ -36,7 +36,12 @@ public interface IHypervisor
     /// <summary>§6.3 step 3 (<c>VM_build</c>): load the kernel/firmware, set vCPU parameters, write store/console keys.</summary>
     Task<BuildInfo> BuildDomainAsync(Guid vmId, CancellationToken ct);
 
-    /// <summary>§6.3 step 4a: set the VBD active, write its frontend/backend (§6.7) and wait for hotplug.</summary>
+    /// <summary>
+    /// §6.3 step 4a: set the VBD active, write its frontend/backend (§6.7) and wait for hotplug. Also a hot-plug into a
+    /// running domain. <see cref="PlugInfo.Device"/> is what xapi stores in VBD.device: an HVM guest's first four
+    /// positions are IDE (hda–hdd, devids 768, 832, 5632, 5696), everything else xvd (xvda = 51712 …). Refused
+    /// (INTERNAL_ERROR) into a domain that has shut down.
+    /// </summary>
     Task<PlugInfo> PlugVbdAsync(Guid vmId, VbdSpec vbd, CancellationToken ct);
 
     /// <summary>§6.3 step 4b: set the VIF active, write its frontend/backend (§6.7) and wait for hotplug.</summary>
@@ -48,15 +53,22 @@ public interface IHypervisor
     /// <summary>§6.3 step 8: remove <c>action-request</c>, the domain is now survivable.</summary>
     Task ClearActionRequestAsync(Guid vmId, CancellationToken ct);
 
-    /// <summary><c>VM_unpause</c>: paused → running; INTERNAL_ERROR [Domain_not_built …] when not built (or HVM without qemu).</summary>
+    /// <summary>
+    /// <c>VM_unpause</c>: paused → running; INTERNAL_ERROR [Domain_not_built …] when not built (or HVM without qemu). A
+    /// running domain stays running and a shut-down one shut down (xenopsd unpauses only a Paused domain). The first
+    /// unpause boots the guest: one with PV drivers has written them (<see cref="DomainInfo.Guest"/>) when this returns.
+    /// </summary>
     Task UnpauseAsync(Guid vmId, CancellationToken ct);
 
-    /// <summary><c>VM_pause</c>: running → paused (fault step <c>pause</c>); INTERNAL_ERROR [Domain_not_built …] as for unpause; a paused domain stays paused.</summary>
+    /// <summary><c>VM_pause</c>: running → paused (fault step <c>pause</c>); INTERNAL_ERROR [Domain_not_built …] as for unpause; a paused domain stays paused, a shut-down one shut down.</summary>
     Task PauseAsync(Guid vmId, CancellationToken ct);
 
     /// <summary>
-    /// Hot-unplug a VBD of a running domain (fault step <c>vbd_unplug</c>): the frontend, backend, private and
-    /// hotplug entries go (§6.7) and the device leaves <see cref="DomainInfo.Vbds"/>. A device not plugged is fine (idempotent).
+    /// Hot-unplug a VBD (fault step <c>vbd_unplug</c>): the frontend, backend, private and hotplug entries go (§6.7) and
+    /// the device leaves <see cref="DomainInfo.Vbds"/>. From a running guest with PV drivers the unplug is clean (the
+    /// backend closes, the guest's frontend answers; INTERNAL_ERROR [Device_detach_rejected …] when it does not within the
+    /// hotplug timeout, the device staying plugged); from any other domain it is forced (at once). A device not plugged,
+    /// or a VM without a domain, is fine: nothing happens and no fault is taken (idempotent).
     /// </summary>
     Task UnplugVbdAsync(Guid vmId, Guid vbdId, CancellationToken ct);
 
@@ -69,7 +81,11 @@ public interface IHypervisor
     /// reason (<see cref="DomainInfo.State"/> = <c>shutdown</c>, <see cref="DomainInfo.ShutdownReason"/>). Answers true
     /// once the domain has shut down, false when <paramref name="timeout"/> (on the hypervisor's TimeProvider) passes
     /// first: then the request is withdrawn and the domain keeps running. A shutdown asked for this way does not
-    /// raise <see cref="DomainStopped"/>. The domain still exists afterwards: the caller destroys it.
+    /// raise <see cref="DomainStopped"/>. The domain still exists afterwards, holding its memory: the caller destroys it.
+    /// A domain already shut down answers true at once; only poweroff and reboot can be asked for
+    /// (<see cref="ArgumentOutOfRangeException"/> for crash); a guest without PV drivers, a paused guest (until unpaused)
+    /// and one that ignores requests never answer; <see cref="Timeout.InfiniteTimeSpan"/> waits for ever; cancellation
+    /// withdraws the request too.
     /// </summary>
     Task<bool> ShutdownAsync(Guid vmId, ShutdownReason reason, TimeSpan timeout, CancellationToken ct);
 
@@ -79,7 +95,10 @@ public interface IHypervisor
     /// </summary>
     event EventHandler<DomainStopped>? DomainStopped;
 
-    /// <summary>Destroy the VM's domain and free everything it held (memory, devices, console) (fault step <c>destroy</c>). Idempotent.</summary>
+    /// <summary>
+    /// Destroy the VM's domain and free everything it held (memory, devices, console) (fault step <c>destroy</c>; a
+    /// failing destroy leaves the domain as it was). Idempotent: no domain, nothing to do and no fault taken.
+    /// </summary>
     Task DestroyDomainAsync(Guid vmId, CancellationToken ct);
 
     /// <summary>Guest domains (dom0 excluded), ordered by domid.</summary>

@@ -20,18 +20,6 @@ public sealed class ManualClock(DateTimeOffset start) : TimeProvider
 
     public override long TimestampFrequency => TimeSpan.TicksPerSecond;
 
-    /// <summary>Timers armed and not yet fired.</summary>
-    public int PendingTimers
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _timers.Count;
-            }
-        }
-    }
-
     public override DateTimeOffset GetUtcNow()
     {
         lock (_gate)

@@ -77,23 +77,4 @@ internal static class Sim
     public static Task<T> Within<T>(this Task<T> task) => task.WaitAsync(Bound, Ct);
 
     public static Task Within(this Task task) => task.WaitAsync(Bound, Ct);
-
-    /// <summary>Completes when <paramref name="path"/> holds <paramref name="value"/> (a xenstore watch, no polling).</summary>
-    public static Task WhenXenstore(this SimulatedXenHost host, string path, string? value)
-    {
-        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var watch = host.Xenstore.Watch(path, _ =>
-        {
-            if (host.Xenstore.Read(path) == value)
-            {
-                reached.TrySetResult();
-            }
-        });
-        if (host.Xenstore.Read(path) == value)
-        {
-            reached.TrySetResult();
-        }
-
-        return reached.Task.ContinueWith(_ => watch.Dispose(), TaskScheduler.Default);
-    }
 }

@@ -129,7 +129,6 @@ public sealed class SimulatedPersistenceTests : IDisposable
         Loaded().ShutdownReason.ShouldBe(ShutdownReason.Reboot);
         await host.DestroyDomainAsync(spec.VmId, Ct);
         Load(h => h.FindDomain(spec.VmId)).ShouldBeNull();
-        Directory.GetFiles(Path.Combine(_dir, "domains")).ShouldBeEmpty();
 
         DomainInfo Loaded() => Load(h => h.FindDomain(spec.VmId))!;
     }
@@ -154,28 +153,50 @@ public sealed class SimulatedPersistenceTests : IDisposable
     }
 
     [Fact]
-    public async Task Torn_temp_files_are_ignored_and_removed_and_an_unreadable_domain_file_is_set_aside()
+    public async Task A_write_torn_by_a_kill_leaves_the_state_before_it_and_files_that_are_not_frames_are_ignored()
     {
-        var spec = Hvm();
+        var spec = Pv();
         using (var host = NewHost())
         {
-            await host.CreateDomainAsync(spec, Ct);
+            await host.CreateDomainAsync(spec, Ct); // the domain's slot, side a
+            await host.BuildDomainAsync(spec.VmId, Ct); // side b
         }
 
         var domains = Path.Combine(_dir, "domains");
-        var torn = Path.Combine(domains, $"{spec.VmId}.json.tmp");
-        await File.WriteAllTextAsync(torn, "{\"format\":1,\"spec\":{\"vmId\":", Ct); // a write cut short
-        await File.WriteAllTextAsync(Path.Combine(_dir, "host.json.tmp"), "{\"form", Ct);
-        var broken = Guid.NewGuid();
-        await File.WriteAllTextAsync(Path.Combine(domains, $"{broken}.json"), "not json", Ct);
+        Directory.GetFiles(domains).Select(Path.GetFileName).Order().ShouldBe(["0.a", "0.b"]);
+        var newest = Path.Combine(domains, "0.b");
+        var bytes = await File.ReadAllBytesAsync(newest, Ct);
+        Array.Fill(bytes, (byte)'#', bytes.Length / 2, bytes.Length / 4); // killed in the middle of writing it
+        await File.WriteAllBytesAsync(newest, bytes, Ct);
+        await File.WriteAllTextAsync(Path.Combine(domains, "7.a"), "{\"format\":1,\"spec\":", Ct); // a first write cut short
+        await File.WriteAllTextAsync(Path.Combine(domains, "notes.txt"), "not ours", Ct);
 
-        using var again = NewHost();
+        using (var again = NewHost())
+        {
+            var found = again.FindDomain(spec.VmId)!;
+            found.Built.ShouldBeFalse(); // the build's write was torn: the state as created
+            found.ActionRequest.ShouldBe("poweroff");
+            again.ListDomains().Count.ShouldBe(1);
+            await again.BuildDomainAsync(spec.VmId, Ct); // written over the torn side
+        }
 
-        again.ListDomains().Single().VmId.ShouldBe(spec.VmId);
-        File.Exists(torn).ShouldBeFalse();
-        File.Exists(Path.Combine(_dir, "host.json.tmp")).ShouldBeFalse();
-        File.Exists(Path.Combine(domains, $"{broken}.json")).ShouldBeFalse();
-        File.Exists(Path.Combine(domains, $"{broken}.json.corrupt")).ShouldBeTrue();
+        using var third = NewHost();
+        third.FindDomain(spec.VmId)!.Built.ShouldBeTrue();
+        File.Exists(Path.Combine(domains, "notes.txt")).ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task A_destroyed_domain_frees_its_slot_for_the_next_one()
+    {
+        using var host = NewHost();
+        var first = Hvm();
+        await host.CreateDomainAsync(first, Ct);
+        await host.DestroyDomainAsync(first.VmId, Ct);
+        var second = Pv();
+        await host.CreateDomainAsync(second, Ct);
+
+        Directory.GetFiles(Path.Combine(_dir, "domains")).Length.ShouldBe(2); // one slot, two sides
+        Load(h => h.ListDomains().Select(d => d.VmId).ToList()).ShouldBe([second.VmId]);
     }
 
     [Fact]
@@ -267,11 +288,26 @@ public sealed class SimulatedPersistenceTests : IDisposable
 
     private SimulatedXenHost NewHost() => new(_hostId, 32 * GiB, GiB, _clock, _dir) { HotplugDelay = TimeSpan.Zero };
 
-    /// <summary>What a fresh instance on the directory answers (loaded, read, disposed).</summary>
+    /// <summary>What a fresh instance answers on a copy of the directory as it is now (the running one goes on undisturbed).</summary>
     private T Load<T>(Func<SimulatedXenHost, T> read)
     {
-        using var host = new SimulatedXenHost(_hostId, 32 * GiB, GiB, _clock, _dir);
-        return read(host);
+        var copy = _dir + "-copy-" + Guid.NewGuid().ToString("N");
+        try
+        {
+            foreach (var file in Directory.GetFiles(_dir, "*", SearchOption.AllDirectories))
+            {
+                var target = Path.Combine(copy, Path.GetRelativePath(_dir, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(file, target);
+            }
+
+            using var host = new SimulatedXenHost(_hostId, 32 * GiB, GiB, _clock, copy);
+            return read(host);
+        }
+        finally
+        {
+            Directory.Delete(copy, recursive: true);
+        }
     }
 
     /// <summary>The domain with its lists compared by value.</summary>

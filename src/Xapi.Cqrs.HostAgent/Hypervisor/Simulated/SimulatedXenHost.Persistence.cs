@@ -90,12 +90,14 @@ public sealed partial class SimulatedXenHost
         }
     }
 
+    /// <summary>A record this version can restore (its file was written by a host, not by hand, but check anyway).</summary>
     private static bool Restorable(DomainRecord r) =>
         r.Domid is > 0 and < FirstReservedDomid
         && r.State is DomainStates.Paused or DomainStates.Running or DomainStates.Shutdown
         && r.Reserved >= 0
-        && r.Devices.All(v => v.Kind is VbdKind or VifKind)
-        && r.Xenstore.All(e => e.Length == 2 && e[0].StartsWith('/') && e[1] is not null);
+        && r.Spec is { VcpusParams: not null, Platform: not null, BiosStrings: not null, XenstoreData: not null }
+        && r.Devices is not null && r.Devices.All(v => v is { Kind: VbdKind or VifKind, BackendKind: not null, Device: not null })
+        && r.Xenstore is not null && r.Xenstore.All(e => e is [{ } path, not null] && path.StartsWith('/'));
 
     private void RestoreLocked(DomainRecord r)
     {
