@@ -29,6 +29,12 @@ public static class HotplugVbd
     /// <summary>The task is pending but its mark is gone: end it with what §2.1 now says (<see cref="VbdHotplug.Interrupted"/>).</summary>
     public sealed record Abandon(Guid VbdId, Guid TaskId, VbdOperation Operation) : IRequest<Unit>;
 
+    /// <summary>
+    /// The operation was open past its deadline and its work stopped: the host found the device <paramref name="Plugged"/>
+    /// or not, and the operation is finished or rolled back accordingly (<see cref="VbdHotplug.Abandoned"/>).
+    /// </summary>
+    public sealed record Expired(Guid VbdId, Guid TaskId, TimeSpan Deadline, bool Plugged, string Device) : IRequest<Unit>;
+
     public sealed class Validator : XapiValidator<Command>
     {
         public Validator()
@@ -40,7 +46,7 @@ public static class HotplugVbd
 
     public sealed class Handler(IDocumentSession session, IQuerySession reads, CommandContext context, TimeProvider time) :
         IRequestHandler<Command, StartVm.Started>, IRequestHandler<Plugged, Unit>, IRequestHandler<Unplugged, Unit>,
-        IRequestHandler<Failed, Unit>, IRequestHandler<Abandon, Unit>
+        IRequestHandler<Failed, Unit>, IRequestHandler<Abandon, Unit>, IRequestHandler<Expired, Unit>
     {
         public async Task<StartVm.Started> Handle(Command c, CancellationToken ct)
         {
@@ -65,6 +71,9 @@ public static class HotplugVbd
 
         public Task<Unit> Handle(Abandon r, CancellationToken ct) =>
             DecideAsync(r.VbdId, r.TaskId, s => VbdHotplug.Interrupted(s.Vm, s.Vbd, s.Vdi, s.Task, r.TaskId, r.Operation, time.GetUtcNow()), ct);
+
+        public Task<Unit> Handle(Expired r, CancellationToken ct) =>
+            DecideAsync(r.VbdId, r.TaskId, s => VbdHotplug.Abandoned(s.Vm, s.Vbd, s.Vdi, s.Task, r.TaskId, r.Deadline, r.Plugged, r.Device, time.GetUtcNow()), ct);
 
         private async Task<Unit> DecideAsync(Guid vbdId, Guid taskId, Func<VbdState, Domain.Streams.Changes> decide, CancellationToken ct)
         {

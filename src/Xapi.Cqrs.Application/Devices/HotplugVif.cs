@@ -26,6 +26,12 @@ public static class HotplugVif
     /// <summary>The task is pending but its mark is gone: end it with what §2.2 now says (<see cref="VifHotplug.Interrupted"/>).</summary>
     public sealed record Abandon(Guid VifId, Guid TaskId, VifOperation Operation) : IRequest<Unit>;
 
+    /// <summary>
+    /// The operation was open past its deadline and its work stopped: the host found the device <paramref name="Plugged"/>
+    /// or not, and the operation is finished or rolled back accordingly (<see cref="VifHotplug.Abandoned"/>).
+    /// </summary>
+    public sealed record Expired(Guid VifId, Guid TaskId, TimeSpan Deadline, bool Plugged, string Device) : IRequest<Unit>;
+
     public sealed class Validator : XapiValidator<Command>
     {
         public Validator()
@@ -37,7 +43,7 @@ public static class HotplugVif
 
     public sealed class Handler(IDocumentSession session, IQuerySession reads, CommandContext context, TimeProvider time) :
         IRequestHandler<Command, StartVm.Started>, IRequestHandler<Plugged, Unit>, IRequestHandler<Unplugged, Unit>,
-        IRequestHandler<Failed, Unit>, IRequestHandler<Abandon, Unit>
+        IRequestHandler<Failed, Unit>, IRequestHandler<Abandon, Unit>, IRequestHandler<Expired, Unit>
     {
         public async Task<StartVm.Started> Handle(Command c, CancellationToken ct)
         {
@@ -62,6 +68,9 @@ public static class HotplugVif
 
         public Task<Unit> Handle(Abandon r, CancellationToken ct) =>
             DecideAsync(r.VifId, r.TaskId, s => VifHotplug.Interrupted(s.Vm, s.Vif, s.Task, r.TaskId, r.Operation, time.GetUtcNow()), ct);
+
+        public Task<Unit> Handle(Expired r, CancellationToken ct) =>
+            DecideAsync(r.VifId, r.TaskId, s => VifHotplug.Abandoned(s.Vm, s.Vif, s.Task, r.TaskId, r.Deadline, r.Plugged, time.GetUtcNow()), ct);
 
         private async Task<Unit> DecideAsync(Guid vifId, Guid taskId, Func<VifState, Domain.Streams.Changes> decide, CancellationToken ct)
         {

@@ -150,6 +150,29 @@ public static class VbdHotplug
         return Failed(vm, vbd, vdi, task, taskId, why.Code, why.Params, now);
     }
 
+    /// <summary>
+    /// The operation was open past its deadline (Xapi:Deadlines, 5 min unless configured) and its work was stopped; the
+    /// agent of the VM's host ends it from the hypervisor's truth: OperationAbandoned on the VBD, then, if the device is as
+    /// the operation wanted (<paramref name="plugged"/>), the operation finished as done; otherwise rolled back, as a
+    /// failure with INTERNAL_ERROR ["&lt;op&gt; abandoned: open past its deadline of &lt;deadline&gt;"]. Nothing when not open.
+    /// </summary>
+    public static Changes Abandoned(Vm vm, Vbd vbd, Vdi? vdi, XapiTask? task, Guid taskId, TimeSpan deadline, bool plugged, string device, DateTimeOffset now)
+    {
+        if (!vbd.CurrentOperations.TryGetValue(taskId, out var op) || op is not (Plug or Unplug))
+        {
+            return Changes.None;
+        }
+
+        var finished = plugged == (op is Plug);
+        var abandoned = new Changes().Append(StreamKind.Vbd, vbd.Id, new OperationAbandoned(taskId, op.ToWire(), deadline, finished ? "finished" : "rolled back"));
+        return abandoned.Merge((finished, op) switch
+        {
+            (true, Plug) => Plugged(vm, vbd, vdi, task, taskId, device, null, now),
+            (true, _) => Unplugged(vm, vbd, vdi, task, taskId, null, now),
+            _ => Failed(vm, vbd, vdi, task, taskId, ErrorCodes.InternalError, [$"{op.ToWire()} abandoned: open past its deadline of {deadline:c}"], now),
+        });
+    }
+
     private static bool IsMarked(Vbd vbd, Guid taskId, VbdOperation op) => vbd.CurrentOperations.TryGetValue(taskId, out var marked) && marked == op;
 
     /// <summary>The VDI no longer held by this VBD (§2.1 row 13), unless <paramref name="changes"/> already gave it back.</summary>

@@ -83,6 +83,25 @@ public static class VifHotplug
         return Failed(vif, task, taskId, why.Code, why.Params, now);
     }
 
+    /// <summary>
+    /// The operation was open past its deadline and its work was stopped: OperationAbandoned on the VIF, then finished
+    /// (the device is as the operation wanted) or rolled back (failed, INTERNAL_ERROR ["&lt;op&gt; abandoned: …"]), as
+    /// <see cref="Vbds.VbdHotplug.Abandoned"/>.
+    /// </summary>
+    public static Changes Abandoned(Vm vm, Vif vif, XapiTask? task, Guid taskId, TimeSpan deadline, bool plugged, DateTimeOffset now)
+    {
+        if (!vif.CurrentOperations.TryGetValue(taskId, out var op) || op is not (Plug or Unplug))
+        {
+            return Changes.None;
+        }
+
+        var finished = plugged == (op is Plug);
+        var abandoned = new Changes().Append(StreamKind.Vif, vif.Id, new OperationAbandoned(taskId, op.ToWire(), deadline, finished ? "finished" : "rolled back"));
+        return abandoned.Merge(finished
+            ? Done(vm, vif, task, taskId, op, null, attached: op is Plug, now)
+            : Failed(vif, task, taskId, ErrorCodes.InternalError, [$"{op.ToWire()} abandoned: open past its deadline of {deadline:c}"], now));
+    }
+
     private static Changes Done(Vm vm, Vif vif, XapiTask? task, Guid taskId, VifOperation op, IHostStep? step, bool attached, DateTimeOffset now)
     {
         if (!IsMarked(vif, taskId, op))

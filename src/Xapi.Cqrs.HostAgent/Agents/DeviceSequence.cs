@@ -65,12 +65,12 @@ public sealed class DeviceSequence(LocalAgents agents, IQuerySession session, Fu
     {
         var op = VbdOperations.Parse(work.Operation);
         var vbd = await session.LoadAsync<Vbd>(work.DeviceId, ct);
-        if (vbd is null || vbd.Destroyed)
+        if (vbd is null)
         {
             return;
         }
 
-        if (!vbd.CurrentOperations.TryGetValue(work.TaskId, out var marked) || marked != op)
+        if (vbd.Destroyed || !vbd.CurrentOperations.TryGetValue(work.TaskId, out var marked) || marked != op)
         {
             await commands.Send(new HotplugVbd.Abandon(vbd.Id, work.TaskId, op), ct);
             return;
@@ -107,12 +107,12 @@ public sealed class DeviceSequence(LocalAgents agents, IQuerySession session, Fu
     {
         var op = VifOperations.Parse(work.Operation);
         var vif = await session.LoadAsync<Vif>(work.DeviceId, ct);
-        if (vif is null || vif.Destroyed)
+        if (vif is null)
         {
             return;
         }
 
-        if (!vif.CurrentOperations.TryGetValue(work.TaskId, out var marked) || marked != op)
+        if (vif.Destroyed || !vif.CurrentOperations.TryGetValue(work.TaskId, out var marked) || marked != op)
         {
             await commands.Send(new HotplugVif.Abandon(vif.Id, work.TaskId, op), ct);
             return;
@@ -142,6 +142,67 @@ public sealed class DeviceSequence(LocalAgents agents, IQuerySession session, Fu
         {
             var (code, parameters) = Failure(e, work);
             await commands.Send(new HotplugVif.Failed(vif.Id, work.TaskId, code, parameters), CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// An operation open past its deadline, whose work has been stopped: a plug is rolled back (the device unplugged, as a
+    /// failed plug leaves nothing), an unplug left as the hypervisor has it; then the report says whether the device is
+    /// plugged, and the decision finishes or rolls back the operation (<see cref="HotplugVbd.Expired"/>).
+    /// </summary>
+    public async Task ExpireAsync(AgentWork.DeviceDeadline work, CancellationToken ct)
+    {
+        if (await session.LoadAsync<Host>(work.HostId, ct) is not { } host || agents.HypervisorFor(host) is not { } hypervisor)
+        {
+            return;
+        }
+
+        var commands = commandsAs($"host-agent:{host.NameLabel}");
+        log.LogWarning("{Operation} ({Task}) of {Class} {Device} is open past its deadline of {Deadline}: abandoned",
+            work.Operation, work.OpenTask, work.ObjectClass, work.DeviceId, work.Deadline);
+        if (work.ObjectClass == ObjectClass.Vbd)
+        {
+            if (await session.LoadAsync<Vbd>(work.DeviceId, ct) is not { } vbd || !vbd.CurrentOperations.TryGetValue(work.OpenTask, out var op))
+            {
+                return;
+            }
+
+            if (op == VbdOperation.Plug)
+            {
+                await RollBackAsync(() => hypervisor.UnplugVbdAsync(work.VmId, vbd.Id, CancellationToken.None), work);
+            }
+
+            var plugged = hypervisor.FindDomain(work.VmId)?.Vbds.Contains(vbd.Id) == true;
+            var device = vbd.Device.Length > 0 ? vbd.Device : DeviceNames.XvdName(DeviceNames.Position(vbd.Userdevice, controlDomain: true) ?? 0);
+            await commands.Send(new HotplugVbd.Expired(vbd.Id, work.OpenTask, work.Deadline, plugged, device), CancellationToken.None);
+        }
+        else
+        {
+            if (await session.LoadAsync<Vif>(work.DeviceId, ct) is not { } vif || !vif.CurrentOperations.TryGetValue(work.OpenTask, out var op))
+            {
+                return;
+            }
+
+            if (op == VifOperation.Plug)
+            {
+                await RollBackAsync(() => hypervisor.UnplugVifAsync(work.VmId, vif.Id, CancellationToken.None), work);
+            }
+
+            var plugged = hypervisor.FindDomain(work.VmId)?.Vifs.Contains(vif.Id) == true;
+            await commands.Send(new HotplugVif.Expired(vif.Id, work.OpenTask, work.Deadline, plugged, vif.Device), CancellationToken.None);
+        }
+    }
+
+    /// <summary>Undoes what a plug left; if that fails too, the device stays as it is and the report says so.</summary>
+    private async Task RollBackAsync(Func<Task> unplug, AgentWork.DeviceDeadline work)
+    {
+        try
+        {
+            await unplug();
+        }
+        catch (HypervisorException e)
+        {
+            log.LogWarning("rolling back the {Operation} of {Class} {Device} failed: {Code}", work.Operation, work.ObjectClass, work.DeviceId, e.Code);
         }
     }
 

@@ -71,6 +71,10 @@ public abstract record AgentWork(Guid VmId, Guid TaskId, string? CorrelationId)
     public sealed record Device(Guid VmId, Guid TaskId, Guid DeviceId, string ObjectClass, string Operation, Guid HostId, string? CorrelationId)
         : AgentWork(VmId, TaskId, CorrelationId);
 
+    /// <summary>A device plug or unplug (<paramref name="OpenTask"/>) open past its deadline: its work stopped, then finished or rolled back.</summary>
+    public sealed record DeviceDeadline(Guid VmId, Guid OpenTask, Guid DeviceId, string ObjectClass, string Operation, Guid HostId, TimeSpan Deadline)
+        : AgentWork(VmId, Guid.NewGuid(), null);
+
     /// <summary>The task was cancelled (overtaken): its running work, if any, stops. Not queued.</summary>
     public sealed record Cancel(Guid CancelledTask) : AgentWork(Guid.Empty, CancelledTask, null);
 

@@ -176,6 +176,9 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                 case AgentWork.Device device:
                     await new DeviceSequence(this, session, As, time, log).RunAsync(device, ct);
                     break;
+                case AgentWork.DeviceDeadline expired:
+                    await new DeviceSequence(this, session, As, time, log).ExpireAsync(expired, ct);
+                    break;
                 case AgentWork.DomainVanished vanished:
                     await As("host-agent:reconcile").Send(new Application.Vms.VmHalted.Command(vanished.VmId, vanished.HostId, "the hypervisor reports no domain for this VM"), ct);
                     break;
@@ -444,6 +447,33 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
             }
 
             Dispatch(new AgentWork.Abandon(vm.Id, o.TaskId, hostId, settings.Deadlines.For(o.Operation)));
+        }
+
+        await SweepDeviceDeadlinesAsync(session, now, ct);
+    }
+
+    /// <summary>Device plugs and unplugs open past their deadline on a host this process drives: stopped, then finished or rolled back.</summary>
+    private async Task SweepDeviceDeadlinesAsync(IQuerySession session, DateTimeOffset now, CancellationToken ct)
+    {
+        var open = await session.Query<Projections.Operations.OpenOperation>()
+            .Where(o => (o.ObjectClass == ObjectClass.Vbd || o.ObjectClass == ObjectClass.Vif) && (o.Operation == "plug" || o.Operation == "unplug"))
+            .ToListAsync(ct);
+        foreach (var o in open.Where(o => o.Since + settings.Deadlines.For(o.Operation) + settings.DeadlineSweep < now))
+        {
+            var vmId = o.ObjectClass == ObjectClass.Vbd
+                ? (await session.LoadAsync<Domain.Vbds.Vbd>(o.ObjectId, ct))?.VmId
+                : (await session.LoadAsync<Domain.Vifs.Vif>(o.ObjectId, ct))?.VmId;
+            if (vmId is not { } id || await session.LoadAsync<Vm>(id, ct) is not { ResidentOn: { } hostId } vm || await AgentFor(hostId, session) is null)
+            {
+                continue;
+            }
+
+            if (cancels.TryGetValue(o.TaskId, out var cts))
+            {
+                await cts.CancelAsync();
+            }
+
+            Dispatch(new AgentWork.DeviceDeadline(vm.Id, o.TaskId, o.ObjectId, o.ObjectClass, o.Operation, hostId, settings.Deadlines.For(o.Operation)));
         }
     }
 

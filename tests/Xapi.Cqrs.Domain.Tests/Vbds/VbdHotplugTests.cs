@@ -298,6 +298,52 @@ public class VbdHotplugTests
     }
 
     [Fact]
+    public void Attach_whose_vm_halted_and_was_destroyed_before_the_host_acted_only_fails_its_task()
+    {
+        var s = RunningVm.Of();
+        s = s.Apply(VbdHotplug.Decide(s.Vm, s.Disk, s.Vdi, Plug, Task, "test", A.Now));
+        s = s with { Disk = s.Disk with { AttachTaskId = Task } };
+        s = s.Apply(MoveToHalted.Decide(VmDevices.Of(s.Vm, [s.Disk], [s.Vdi], [s.Vif]), null, "test"));
+        s = s.Apply(VmDestroy.Decide(VmDevices.Of(s.Vm, [s.Disk], [s.Vdi], [s.Vif]), A.Now));
+        s.Disk.Destroyed.ShouldBeTrue();
+
+        var changes = VbdHotplug.Interrupted(s.Vm, s.Disk, null, s.Task(Task), Task, Plug, A.Now);
+
+        changes.Streams.Select(c => c.Id).ShouldBe([Task], "nothing of the destroyed VBD or VM is written again");
+        changes.For(Task).ShouldBeEvents(new TaskFailed(["VM_BAD_POWER_STATE", s.Vm.Id.ToString(), "running", "halted"], A.Now));
+    }
+
+    [Fact]
+    public void Plug_past_its_deadline_rolled_back_by_the_host_is_abandoned_and_fails()
+    {
+        var s = RunningVm.Of();
+        s = s.Apply(When(s, Plug));
+        var deadline = TimeSpan.FromMinutes(5);
+
+        var changes = VbdHotplug.Abandoned(s.Vm, s.Disk, s.Vdi, s.Task(Task), Task, deadline, plugged: false, "xvdb", A.Now);
+
+        changes.For(s.Disk.Id).ShouldBeEvents(new OperationAbandoned(Task, "plug", deadline, "rolled back"), new OperationRemoved(Task, "plug", "VBD"));
+        changes.For(s.Vdi.Id).ShouldBeEvents(new VdiReleased(s.Disk.Id));
+        changes.For(Task).ShouldBeEvents(new TaskFailed(["INTERNAL_ERROR", "plug abandoned: open past its deadline of 00:05:00"], A.Now));
+    }
+
+    [Fact]
+    public void Unplug_past_its_deadline_whose_device_is_gone_is_abandoned_as_finished()
+    {
+        var s = RunningVm.Of(attached: true);
+        s = s.Apply(When(s, Unplug));
+        var deadline = TimeSpan.FromMinutes(5);
+
+        var changes = VbdHotplug.Abandoned(s.Vm, s.Disk, s.Vdi, s.Task(Task), Task, deadline, plugged: false, "xvdb", A.Now);
+
+        changes.For(s.Disk.Id).ShouldBeEvents(
+            new OperationAbandoned(Task, "unplug", deadline, "finished"), new VbdCurrentlyAttachedSet(false, "xvdb"), new OperationRemoved(Task, "unplug", "VBD"));
+        changes.For(Task).ShouldBeEvents(new TaskSucceeded(null, A.Now));
+        VbdHotplug.Abandoned(s.Apply(changes).Vm, s.Apply(changes).Disk, s.Vdi, s.Apply(changes).Task(Task), Task, deadline, false, "xvdb", A.Now)
+            .IsEmpty.ShouldBeTrue("an operation no longer open is not abandoned twice");
+    }
+
+    [Fact]
     public void Every_mark_of_a_plug_and_an_unplug_is_removed_once()
     {
         var s = RunningVm.Of();

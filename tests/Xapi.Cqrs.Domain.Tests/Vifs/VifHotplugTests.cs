@@ -178,6 +178,22 @@ public class VifHotplugTests
     }
 
     [Fact]
+    public void Vif_operations_past_their_deadline_are_abandoned_finished_or_rolled_back_from_the_hosts_truth()
+    {
+        var deadline = TimeSpan.FromMinutes(5);
+        var plug = RunningVm.Of();
+        plug = plug.Apply(When(plug, Plug));
+        var unplug = RunningVm.Of(attached: true);
+        unplug = unplug.Apply(When(unplug, Unplug));
+
+        VifHotplug.Abandoned(plug.Vm, plug.Vif, plug.Task(Task), Task, deadline, plugged: true, A.Now).For(plug.Vif.Id).ShouldBeEvents(
+            new OperationAbandoned(Task, "plug", deadline, "finished"), new VifCurrentlyAttachedSet(true), new OperationRemoved(Task, "plug", "VIF"));
+        var rolledBack = VifHotplug.Abandoned(unplug.Vm, unplug.Vif, unplug.Task(Task), Task, deadline, plugged: true, A.Now);
+        rolledBack.For(unplug.Vif.Id).ShouldBeEvents(new OperationAbandoned(Task, "unplug", deadline, "rolled back"), new OperationRemoved(Task, "unplug", "VIF"));
+        rolledBack.For(Task).ShouldBeEvents(new TaskFailed(["INTERNAL_ERROR", "unplug abandoned: open past its deadline of 00:05:00"], A.Now));
+    }
+
+    [Fact]
     public void Detached_vif_destroy_ends_its_stream_and_the_vm_drops_it()
     {
         var s = RunningVm.Of();
