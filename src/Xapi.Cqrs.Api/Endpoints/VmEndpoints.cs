@@ -21,6 +21,7 @@ public static class VmEndpoints
     private static readonly (string Path, VmOperation Operation)[] PowerRoutes =
     [
         ("/pause", VmOperation.Pause),
+        ("/unpause", VmOperation.Unpause),
         ("/clean-shutdown", VmOperation.CleanShutdown),
         ("/hard-shutdown", VmOperation.HardShutdown),
         ("/clean-reboot", VmOperation.CleanReboot),
@@ -54,9 +55,6 @@ public static class VmEndpoints
                     ? Results.Ok(await m.Send(new PreviewStart.Query(id, host, body.Paused ?? false), ct))
                     : await Lifecycle(new StartVm.Command(id, host, body.Paused ?? false, body.Force ?? false), id, async, m, session, signals, time, ct))
             .Requires("VM.start_on", Role.VmOperator);
-        vm.MapPost("/unpause", (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
-            Lifecycle(new UnpauseVm.Command(id), id, async, m, session, signals, time, ct))
-            .Requires("VM.unpause", Role.VmOperator);
         vm.MapPost("/destroy", async (Guid id, IMediator m, CancellationToken ct) => Results.Ok(new { id, version = await m.Send(new DestroyVm.Command(id), ct) }))
             .Requires("VM.destroy", Role.VmAdmin);
         foreach (var (path, op) in PowerRoutes)

@@ -8,7 +8,7 @@ using Xapi.Cqrs.Domain.Vms;
 namespace Xapi.Cqrs.Application.Vms;
 
 /// <summary>
-/// VM.pause, clean_shutdown, hard_shutdown, clean_reboot and hard_reboot: the master marks the VM
+/// VM.pause, unpause, clean_shutdown, hard_shutdown, clean_reboot and hard_reboot: the master marks the VM
 /// (<see cref="PowerOperations.Begin"/>); the agent of its host drives the hypervisor and reports one of the
 /// outcomes below. Each handler locks, loads, decides, appends and saves.
 /// </summary>
@@ -17,12 +17,14 @@ public static class PowerOperationVm
     /// <summary>The operations these commands begin.</summary>
     public static readonly IReadOnlySet<VmOperation> Operations = new HashSet<VmOperation>
     {
-        VmOperation.Pause, VmOperation.CleanShutdown, VmOperation.HardShutdown, VmOperation.CleanReboot, VmOperation.HardReboot,
+        VmOperation.Pause, VmOperation.Unpause, VmOperation.CleanShutdown, VmOperation.HardShutdown, VmOperation.CleanReboot, VmOperation.HardReboot,
     };
 
     public sealed record Command(Guid VmId, VmOperation Operation) : IRequest<StartVm.Started>;
 
     public sealed record Paused(Guid VmId, Guid TaskId, Guid HostId, IReadOnlyList<IHostStep> Steps) : IRequest<Unit>;
+
+    public sealed record Unpaused(Guid VmId, Guid TaskId, Guid HostId, IReadOnlyList<IHostStep> Steps) : IRequest<Unit>;
 
     public sealed record ShutDown(Guid VmId, Guid TaskId, Guid HostId, VmOperation Operation, IReadOnlyList<IHostStep> Steps) : IRequest<Unit>;
 
@@ -42,7 +44,7 @@ public static class PowerOperationVm
     }
 
     public sealed class Handler(IDocumentSession session, CommandContext context, TimeProvider time) :
-        IRequestHandler<Command, StartVm.Started>, IRequestHandler<Paused, Unit>, IRequestHandler<ShutDown, Unit>,
+        IRequestHandler<Command, StartVm.Started>, IRequestHandler<Paused, Unit>, IRequestHandler<Unpaused, Unit>, IRequestHandler<ShutDown, Unit>,
         IRequestHandler<Rebooted, Unit>, IRequestHandler<Failed, Unit>
     {
         public async Task<StartVm.Started> Handle(Command c, CancellationToken ct)
@@ -60,6 +62,13 @@ public static class PowerOperationVm
         {
             var set = await WriteSet.LoadAsync(session, [p.VmId], ct, hostIds: [p.HostId]);
             await Save(set, PowerOperations.Paused(set.DevicesOf(p.VmId).Vm, set.HostOf(p.HostId), p.TaskId, p.Steps, Guid.NewGuid(), time.GetUtcNow()), ct);
+            return Unit.Value;
+        }
+
+        public async Task<Unit> Handle(Unpaused u, CancellationToken ct)
+        {
+            var set = await WriteSet.LoadAsync(session, [u.VmId], ct, hostIds: [u.HostId]);
+            await Save(set, PowerOperations.Unpaused(set.DevicesOf(u.VmId).Vm, set.HostOf(u.HostId), u.TaskId, u.Steps, Guid.NewGuid(), time.GetUtcNow()), ct);
             return Unit.Value;
         }
 

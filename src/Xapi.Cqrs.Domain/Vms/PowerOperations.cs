@@ -10,7 +10,7 @@ using static Xapi.Cqrs.Domain.Vms.VmOperation;
 namespace Xapi.Cqrs.Domain.Vms;
 
 /// <summary>
-/// The VM power operations after start, as pure decisions: pause, unpause, clean and hard shutdown, clean and hard
+/// The VM power operations after start, as pure decisions: pause, unpause (<see cref="Unpaused"/>), clean and hard shutdown, clean and hard
 /// reboot (XAPI.md §1.2, §1.3, §1.7). The master marks the VM and creates the task (<see cref="Begin"/>); the agent of
 /// the VM's host drives the hypervisor and reports (<see cref="Paused"/>, <see cref="ShutDown"/>, <see cref="Rebooted"/>,
 /// <see cref="Failed"/>). A report for an operation no longer open (delivered twice, cancelled, abandoned) decides nothing.
@@ -57,6 +57,14 @@ public static class PowerOperations
             : Ended(new Changes()
                 .Append(StreamKind.Vm, vm.Id, steps)
                 .Append(StreamKind.Vm, vm.Id, new PowerStateChanged(VmPowerState.Paused, "domain paused")), vm, host, Pause, taskId, MessageNames.VmPaused, "paused", messageId, now);
+
+    /// <summary>VM.unpause done: the steps, power state Running, the mark removed, VM_UNPAUSED, the task succeeded.</summary>
+    public static Changes Unpaused(Vm vm, Host? host, Guid taskId, IReadOnlyList<IHostStep> steps, Guid messageId, DateTimeOffset now) =>
+        !IsOpen(vm, taskId, Unpause)
+            ? Changes.None
+            : Ended(new Changes()
+                .Append(StreamKind.Vm, vm.Id, steps)
+                .Append(StreamKind.Vm, vm.Id, new PowerStateChanged(VmPowerState.Running, "domain unpaused")), vm, host, Unpause, taskId, MessageNames.VmUnpaused, "unpaused", messageId, now);
 
     /// <summary>
     /// A shutdown (clean or hard) done: the domain is destroyed, the steps recorded, the move to Halted (§1.7,

@@ -51,8 +51,7 @@ public abstract record AgentWork(Guid VmId, Guid TaskId, string? CorrelationId)
     public static AgentWork? From(IEvent e) => e.Data switch
     {
         ScheduledToBeResidentOnSet s => new Start(e.StreamId, s.TaskId, s.HostId, s.StartPaused, e.CorrelationId),
-        OperationAdded { ObjectClass: "VM", Operation: "unpause" } u => new Unpause(e.StreamId, u.TaskId, e.CorrelationId),
-        OperationAdded { ObjectClass: "VM" } o when VmOperations.TryParse(o.Operation, out var op) && Application.Vms.PowerOperationVm.Operations.Contains(op)
+        OperationAdded { ObjectClass: "VM" } o when VmOperations.TryParse(o.Operation, out var op) && IsPower(op)
             => new Power(e.StreamId, o.TaskId, op, e.CorrelationId),
         TaskCancelled => new Cancel(e.StreamId),
         DeviceOperationForwarded f => new Device(f.VmId, f.TaskId, e.StreamId, f.ObjectClass, f.Operation, f.HostId, e.CorrelationId),
@@ -62,9 +61,10 @@ public abstract record AgentWork(Guid VmId, Guid TaskId, string? CorrelationId)
     /// <summary>Start the VM's domain. Recovered: found open at service start, not delivered by the log.</summary>
     public sealed record Start(Guid VmId, Guid TaskId, Guid HostId, bool Paused, string? CorrelationId, bool Recovered = false) : AgentWork(VmId, TaskId, CorrelationId);
 
-    public sealed record Unpause(Guid VmId, Guid TaskId, string? CorrelationId) : AgentWork(VmId, TaskId, CorrelationId);
+    /// <summary>The operations <see cref="PowerSequence"/> carries out on the VM's resident host.</summary>
+    public static bool IsPower(VmOperation op) => Application.Vms.PowerOperationVm.Operations.Contains(op);
 
-    /// <summary>Pause, clean/hard shutdown, clean/hard reboot of the VM on its resident host.</summary>
+    /// <summary>Pause, unpause, clean/hard shutdown, clean/hard reboot of the VM on its resident host.</summary>
     public sealed record Power(Guid VmId, Guid TaskId, VmOperation Operation, string? CorrelationId) : AgentWork(VmId, TaskId, CorrelationId);
 
     /// <summary>Plug or unplug of a VBD or VIF (<paramref name="ObjectClass"/>) of the VM on its resident host (<see cref="DeviceSequence"/>).</summary>

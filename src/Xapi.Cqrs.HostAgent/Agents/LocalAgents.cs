@@ -161,9 +161,6 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                 case AgentWork.Power power:
                     await PowerAsync(power, session, As, ct);
                     break;
-                case AgentWork.Unpause unpause:
-                    await new UnpauseSequence(this, session, As).RunAsync(unpause, ct);
-                    break;
                 case AgentWork.GuestStopped stopped:
                     await GuestStoppedAsync(stopped, session, As, ct);
                     break;
@@ -205,10 +202,24 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
     private async Task PowerAsync(AgentWork.Power work, IQuerySession session, Func<string, AgentCommands> commandsAs, CancellationToken ct)
     {
         var vm = await session.LoadAsync<Vm>(work.VmId, ct);
-        if (vm is null || !vm.CurrentOperations.ContainsKey(work.TaskId) || vm.ResidentOn is not { } hostId
-            || await AgentFor(hostId, session) is not { } agent)
+        if (vm is null || !vm.CurrentOperations.ContainsKey(work.TaskId))
         {
+            return; // already ended
+        }
+
+        if (vm.ResidentOn is not { } hostId)
+        {
+            // The VM left its host meanwhile (a hard shutdown that joined this operation ran first): xenopsd would find
+            // no domain to act on. The operation fails with the power state it found; it is never left open.
+            var allowed = VmLifecycle.AllowedPowerStates(work.Operation, vm.IsControlDomain);
+            await commandsAs("host-agent:reconcile").Send(new Application.Vms.PowerOperationVm.Failed(vm.Id, work.TaskId, null, work.Operation,
+                ErrorCodes.VmBadPowerState, [vm.Id.ToString(), string.Join(", ", allowed.Select(a => a.ToWire())), vm.PowerState.ToWire()], [], DomainGone: false), ct);
             return;
+        }
+
+        if (await AgentFor(hostId, session) is not { } agent)
+        {
+            return; // another process drives that host
         }
 
         await new PowerSequence(agent.Hypervisor, session, commandsAs(agent.Subject), time, settings.CoalesceWindow,
@@ -338,10 +349,7 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                             .Where(e => e.TaskId == taskId).FirstOrDefaultAsync(ct);
                         Dispatch(new AgentWork.Start(vm.Id, taskId, hostId, scheduled?.StartPaused ?? false, null, Recovered: true));
                         break;
-                    case VmOperation.Unpause:
-                        Dispatch(new AgentWork.Unpause(vm.Id, taskId, null));
-                        break;
-                    case var power when Application.Vms.PowerOperationVm.Operations.Contains(power):
+                    case var power when AgentWork.IsPower(power):
                         Dispatch(new AgentWork.Power(vm.Id, taskId, power, null));
                         break;
                     default:

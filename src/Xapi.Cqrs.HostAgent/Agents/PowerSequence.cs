@@ -8,7 +8,7 @@ using Xapi.Cqrs.HostAgent.Hypervisor;
 namespace Xapi.Cqrs.HostAgent.Agents;
 
 /// <summary>
-/// The member side of VM.pause, clean_shutdown, hard_shutdown, clean_reboot and hard_reboot on the VM's resident host,
+/// The member side of VM.pause, unpause, clean_shutdown, hard_shutdown, clean_reboot and hard_reboot on the VM's resident host,
 /// as xenopsd's atoms: ask the guest (clean), destroy the domain, build the next one (reboot, <see cref="DomainBuild"/>),
 /// then report the outcome (<see cref="PowerOperationVm"/>). Every step is idempotent, so an operation found open after a
 /// restart is simply run again: a domain already gone is a shutdown done; a reboot destroys whatever is left and builds
@@ -27,6 +27,12 @@ public sealed class PowerSequence(IHypervisor hypervisor, IQuerySession session,
         {
             switch (op)
             {
+                case VmOperation.Unpause:
+                    var paused = hypervisor.FindDomain(vm.Id)?.Domid ?? vm.Domid;
+                    await steps.RunAsync(async c => { await hypervisor.UnpauseAsync(vm.Id, c); return paused; },
+                        (d, at, ms) => new DomainUnpaused(taskId, d, at, ms), ct);
+                    await commands.Send(new PowerOperationVm.Unpaused(vm.Id, taskId, hostId, steps.Take()), ct);
+                    return;
                 case VmOperation.Pause:
                     var domid = hypervisor.FindDomain(vm.Id)?.Domid ?? vm.Domid;
                     await steps.RunAsync(async c => { await hypervisor.PauseAsync(vm.Id, c); return domid; },
@@ -83,6 +89,10 @@ public sealed class PowerSequence(IHypervisor hypervisor, IQuerySession session,
                 // A reboot whose rebuild failed: what was built goes too, and the VM is Halted (xenopsd shuts it down).
                 await hypervisor.DestroyDomainAsync(vm.Id, CancellationToken.None);
             }
+            else if (hypervisor.FindDomain(vm.Id) is null)
+            {
+                domainGone = true; // the hypervisor's truth: no domain (lost with a host restart), so the VM is Halted
+            }
 
             await commands.Send(new PowerOperationVm.Failed(vm.Id, taskId, hostId, op, code, parameters, steps.Take(), domainGone), CancellationToken.None);
         }
@@ -92,9 +102,11 @@ public sealed class PowerSequence(IHypervisor hypervisor, IQuerySession session,
     private async Task<bool> RequestAsync(Vm vm, Guid taskId, ShutdownReason reason, StepBuffer steps, CancellationToken ct)
     {
         var domain = hypervisor.FindDomain(vm.Id);
-        if (domain is null || domain.State == DomainStates.Shutdown)
+        if (domain is null || domain.State == DomainStates.Shutdown || domain.Domid != vm.Domid || domain.ActionRequest is not null)
         {
-            return true; // already down (a restart after the acknowledgement, or the guest beat us to it)
+            // Already down (a restart after the acknowledgement, or the guest beat us to it), or not the VM's guest at all:
+            // a reboot interrupted by a restart left a next domain, complete or half-built, that no guest answers for.
+            return true;
         }
 
         var acknowledged = await steps.RunAsync(c => hypervisor.ShutdownAsync(vm.Id, reason, deadline, c),

@@ -91,6 +91,7 @@ public sealed class LifecycleTests(LifecycleServer server) : IClassFixture<Lifec
         var messages = await MessagesAsync(pool, vm.Id);
         messages.Count(n => n == "VM_STARTED").ShouldBe(2);
         messages.Count(n => n == "VM_PAUSED").ShouldBe(2);
+        messages.Count(n => n == "VM_UNPAUSED").ShouldBe(2);
         messages.Count(n => n == "VM_REBOOTED").ShouldBe(4);
         messages.Count(n => n == "VM_SHUTDOWN").ShouldBe(2);
     }
