@@ -3,8 +3,8 @@ using System.Net.Sockets;
 namespace Xapi.Cqrs.HostAgent.Hypervisor.Simulated;
 
 /// <summary>
-/// Persistence (<see cref="StateStore"/>): every completed change of a domain rewrites its file under the host's lock,
-/// before the call returns; destroy deletes it. Loading restores the domains with their domids, memory, devices,
+/// Persistence (<see cref="StateStore"/>): every completed change of a domain saves it under the host's lock, before
+/// the call returns; destroy frees its slot. Loading restores the domains with their domids, memory, devices,
 /// xenstore subtrees and run state, and their consoles listen again (on the same port when it is free, else on a new
 /// one, written to <c>console/vnc-port</c>). What a restart cannot keep, as on a real host whose xenopsd restarted: a
 /// plug that had not completed is undone (its entries removed) and a pending <c>control/shutdown</c> request, whose
@@ -23,7 +23,7 @@ public sealed partial class SimulatedXenHost
         Save(() => _store.SaveDomain(RecordOf(d)));
     }
 
-    /// <summary>A destroyed domain: the counters first (so its domid is not handed out again after a restart), then its file.</summary>
+    /// <summary>A destroyed domain: the counters first (so its domid is not handed out again after a restart), then its slot.</summary>
     private void ForgetLocked(SimDomain d)
     {
         if (_store is null)
@@ -90,7 +90,7 @@ public sealed partial class SimulatedXenHost
         }
     }
 
-    /// <summary>A record this version can restore (its file was written by a host, not by hand, but check anyway).</summary>
+    /// <summary>A record this version can restore (it was written by a host, whose frames are checksummed, but check anyway).</summary>
     private static bool Restorable(DomainRecord r) =>
         r.Domid is > 0 and < FirstReservedDomid
         && r.State is DomainStates.Paused or DomainStates.Running or DomainStates.Shutdown

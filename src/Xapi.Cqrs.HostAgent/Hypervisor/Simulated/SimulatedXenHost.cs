@@ -23,7 +23,7 @@ namespace Xapi.Cqrs.HostAgent.Hypervisor.Simulated;
 /// <item><see cref="FaultQueue"/>: injected failures and delays per step (<see cref="IFaultInjectable"/>).</item>
 /// </list>
 /// Thread-safe: one lock guards the host's state, held only for synchronous work (never across an await); the
-/// state file of a domain is written under it, so what is on disk is always the state after a completed call.
+/// state of a domain is saved under it, so what is on disk is always the state after a completed call.
 /// Time (hotplug stages, the guest's answer, timeouts, fault delays) comes from the injected <see cref="TimeProvider"/>.
 /// </summary>
 public sealed partial class SimulatedXenHost : IHypervisor, IFaultInjectable, IDisposable
@@ -70,7 +70,7 @@ public sealed partial class SimulatedXenHost : IHypervisor, IFaultInjectable, ID
     /// <param name="hostOverhead">Memory held by Xen and dom0 (xapi's host memory_overhead), bytes.</param>
     /// <param name="time">Clock for creation times, delays and timeouts.</param>
     /// <param name="stateDirectory">
-    /// Where the host keeps its state (one file per domain, see <see cref="StateStore"/>); the domains found there are
+    /// Where the host keeps its state (a slot of its own per domain, see <see cref="StateStore"/>); the domains found there are
     /// loaded before this constructor returns, their consoles listening again. Null: in memory only.
     /// </param>
     public SimulatedXenHost(Guid hostId, long memoryTotal, long hostOverhead = 0, TimeProvider? time = null, string? stateDirectory = null)
