@@ -244,47 +244,47 @@ public sealed partial class SimulatedXenHost
     /// <summary>What the udev-triggered block/vif scripts and the backend drivers do after the toolstack wrote the device.</summary>
     private async Task RunHotplugScriptsAsync(SimDevice dev, TimeSpan delay)
     {
-        var token = _lifetime.Token;
-        try
+        if (!await AfterAsync(delay).ConfigureAwait(false))
         {
-            await Task.Delay(delay, _time, token).ConfigureAwait(false);
-            lock (_gate)
-            {
-                if (!IsLiveLocked(dev))
-                {
-                    return;
-                }
-
-                Xenstore.Write($"{dev.BackendPath}/state", "2"); // InitWait
-            }
-
-            await Task.Delay(delay, _time, token).ConfigureAwait(false);
-            lock (_gate)
-            {
-                if (!IsLiveLocked(dev))
-                {
-                    return;
-                }
-
-                var minor = _nextMinor++;
-                Xenstore.Transaction(() =>
-                {
-                    if (dev.Kind == VbdKind && !dev.Empty)
-                    {
-                        dev.Minor = minor;
-                        Xenstore.Write($"{dev.BackendPath}/physical-device", $"fe:{minor:x}");
-                    }
-
-                    Xenstore.Write($"{dev.FrontendPath}/state", "4"); // Connected
-                    Xenstore.Write($"{dev.BackendPath}/state", "4");
-                    Xenstore.Write(dev.HotplugPath, "online");
-                    Xenstore.Write($"{dev.BackendPath}/hotplug-status", "connected");
-                });
-            }
+            return;
         }
-        catch (OperationCanceledException)
+
+        lock (_gate)
         {
-            // the host is shutting down
+            if (!IsLiveLocked(dev))
+            {
+                return;
+            }
+
+            Xenstore.Write($"{dev.BackendPath}/state", "2"); // InitWait
+        }
+
+        if (!await AfterAsync(delay).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (!IsLiveLocked(dev))
+            {
+                return;
+            }
+
+            var minor = _nextMinor++;
+            Xenstore.Transaction(() =>
+            {
+                if (dev.Kind == VbdKind && !dev.Empty)
+                {
+                    dev.Minor = minor;
+                    Xenstore.Write($"{dev.BackendPath}/physical-device", $"fe:{minor:x}");
+                }
+
+                Xenstore.Write($"{dev.FrontendPath}/state", "4"); // Connected
+                Xenstore.Write($"{dev.BackendPath}/state", "4");
+                Xenstore.Write(dev.HotplugPath, "online");
+                Xenstore.Write($"{dev.BackendPath}/hotplug-status", "connected");
+            });
         }
     }
 
@@ -375,11 +375,7 @@ public sealed partial class SimulatedXenHost
     /// <summary>The guest's frontend driver seeing its backend close: Closing, then Closed, if the guest is running.</summary>
     private async Task GuestCloseFrontendAsync(SimDevice dev, TimeSpan delay)
     {
-        try
-        {
-            await Task.Delay(delay, _time, _lifetime.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
+        if (!await AfterAsync(delay).ConfigureAwait(false))
         {
             return;
         }

@@ -204,11 +204,7 @@ public sealed partial class SimulatedXenHost
     /// <summary>The guest acts on <c>control/shutdown</c>: it clears the key and its domain shuts down with the reason it read.</summary>
     private async Task GuestAnswerShutdownAsync(SimDomain d, ShutdownRequest request)
     {
-        try
-        {
-            await Task.Delay(GuestShutdownDelay, _time, _lifetime.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
+        if (!await AfterAsync(GuestShutdownDelay).ConfigureAwait(false))
         {
             return;
         }

@@ -238,6 +238,20 @@ public sealed partial class SimulatedXenHost : IHypervisor, IFaultInjectable, ID
         }
     }
 
+    /// <summary>Wait on the host's clock, for what the host's background actors do; false when the host is disposed meanwhile.</summary>
+    private async Task<bool> AfterAsync(TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, _lifetime.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     private static TimeSpan NotNegative(TimeSpan value)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.Zero);
