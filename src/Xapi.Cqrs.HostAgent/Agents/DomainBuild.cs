@@ -63,11 +63,17 @@ public static class DomainBuild
             await steps.RunAsync(async c => { await hypervisor.UnpauseAsync(vm.Id, c); return domain.Domid; },
                 (domid, at, ms) => new DomainUnpaused(task, domid, at, ms), ct);
 
-            // The guest has booted: its PV drivers (if any) report in the same commit as the start.
-            await steps.RunAsync(_ => Task.FromResult(hypervisor.FindDomain(vm.Id)?.Guest),
-                (g, at, ms) => g is null ? null! : new GuestMetricsReported(task, domain.Domid, true, g.PvDriversVersion, [.. g.Features], at, ms), ct);
+            await ReportGuestAsync(hypervisor, vm.Id, task, steps, ct);
         }
 
         return (domain.Domid, pluggedVbds, pluggedVifs);
     }
+
+    /// <summary>
+    /// The guest has booted (an unpause): what its PV drivers wrote, if any, is a step of the same task, committed with
+    /// its outcome, so clean shutdown and hot-plug are allowed as soon as the operation answers.
+    /// </summary>
+    public static Task ReportGuestAsync(IHypervisor hypervisor, Guid vmId, Guid task, StepBuffer steps, CancellationToken ct) =>
+        steps.RunAsync(_ => Task.FromResult(hypervisor.FindDomain(vmId)),
+            (d, at, ms) => d?.Guest is not { } g ? null! : new GuestMetricsReported(task, d.Domid, true, g.PvDriversVersion, [.. g.Features], at, ms), ct);
 }

@@ -31,6 +31,11 @@ public sealed class PowerSequence(IHypervisor hypervisor, IQuerySession session,
                     var paused = hypervisor.FindDomain(vm.Id)?.Domid ?? vm.Domid;
                     await steps.RunAsync(async c => { await hypervisor.UnpauseAsync(vm.Id, c); return paused; },
                         (d, at, ms) => new DomainUnpaused(taskId, d, at, ms), ct);
+                    if (vm.Guest is null)
+                    {
+                        await DomainBuild.ReportGuestAsync(hypervisor, vm.Id, taskId, steps, ct); // first boot of a VM started paused
+                    }
+
                     await commands.Send(new PowerOperationVm.Unpaused(vm.Id, taskId, hostId, steps.Take()), ct);
                     return;
                 case VmOperation.Pause:

@@ -35,6 +35,14 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
             return;
         }
 
+        if (work.Recovered && existing is { ActionRequest: null, Built: true } && existing.State is DomainStates.Running or DomainStates.Paused)
+        {
+            // The domain was completed (made survivable) before the restart but its success was not recorded: adopt it,
+            // as xenopsd's resync does, instead of destroying a running guest.
+            await AdoptAsync(vm, work, existing, ct);
+            return;
+        }
+
         if (work.Recovered && (existing is not null || vm.Step?.TaskId == work.TaskId && vm.Step.Progress > 0.1))
         {
             // Found open after a restart of this agent. A domain still carrying action-request=poweroff was
@@ -74,5 +82,34 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
             await hypervisor.DestroyDomainAsync(vm.Id, CancellationToken.None);
             await commands.Send(new ReportStart.Fail(vm.Id, work.TaskId, work.HostId, code, parameters, steps.Take()), CancellationToken.None);
         }
+    }
+
+    /// <summary>
+    /// Reports a complete domain found after a restart as the start's result: its domid and power state, the devices it
+    /// has plugged (named as their committed VbdPlugged steps say, else as the hypervisor names a disk position).
+    /// </summary>
+    private async Task AdoptAsync(Vm vm, AgentWork.Start work, DomainInfo domain, CancellationToken ct)
+    {
+        var named = (await session.Events.FetchStreamAsync(vm.Id, token: ct)).Select(e => e.Data).OfType<VbdPlugged>()
+            .Where(p => p.TaskId == work.TaskId).ToDictionary(p => p.VbdId, p => p.Device);
+        var vbds = await session.LoadManyAsync<Vbd>(ct, domain.Vbds);
+        var plugged = vbds.ToDictionary(v => v.Id, v => named.TryGetValue(v.Id, out var device) ? device
+            : DeviceNames.Position(v.Userdevice, controlDomain: true) is { } position && vm.DomainType == DomainType.Hvm && position < 4
+                ? "hd" + (char)('a' + position)
+                : DeviceNames.XvdName(DeviceNames.Position(v.Userdevice, controlDomain: true) ?? 0));
+        if (!work.Paused && domain.State == DomainStates.Paused)
+        {
+            await hypervisor.UnpauseAsync(vm.Id, ct); // the restart came between the marker's removal and the unpause
+        }
+
+        var steps = new StepBuffer(time, TimeSpan.FromDays(1), (_, _) => Task.CompletedTask); // taken whole into the report below
+        if (!work.Paused)
+        {
+            await DomainBuild.ReportGuestAsync(hypervisor, vm.Id, work.TaskId, steps, ct);
+        }
+
+        log.LogInformation("start {Task} of VM {Vm}: adopting domain {Domid}, completed before a restart", work.TaskId, vm.Id, domain.Domid);
+        await reports.SubmitAsync(new ReportStart.Started(vm.Id, work.TaskId, work.HostId, domain.Domid,
+            work.Paused ? VmPowerState.Paused : VmPowerState.Running, plugged, [.. domain.Vifs], steps.Take()), commands.Caller, ct);
     }
 }

@@ -61,6 +61,41 @@ public sealed class AgentRestartTests(XapiServer server) : IClassFixture<XapiSer
         hostAfter.GetProperty("memoryFree").GetInt64().ShouldBeGreaterThanOrEqualTo(freeBefore - PausedCharge(await after.GetJson($"/api/vms/{paused.Id}")));
     }
 
+    [Fact]
+    public async Task Running_and_paused_vms_keep_their_host_and_domid_across_a_restart_and_can_still_be_shut_down()
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        var host = await pool.HostAsync(memoryTotal: 16 * Pool.GiB);
+        var running = await pool.VmAsync();
+        var paused = await pool.VmAsync();
+        (await client.PostAsJsonAsync($"/api/vms/{running.Id}/start", new { }, ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await client.PostAsJsonAsync($"/api/vms/{paused.Id}/start", new { paused = true }, ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var before = new[] { await client.GetJson($"/api/vms/{running.Id}"), await client.GetJson($"/api/vms/{paused.Id}") };
+        var freeBefore = (await client.GetJson($"/api/hosts/{host}")).GetProperty("memoryFree").GetInt64();
+
+        await server.RestartAsync();
+
+        using var after = server.Client();
+        foreach (var was in before)
+        {
+            var now = await after.GetJson($"/api/vms/{was.GetProperty("id").GetGuid()}");
+            (now.GetProperty("powerState").GetString(), now.GetProperty("residentOn").GetGuid(), now.GetProperty("domid").GetInt64())
+                .ShouldBe((was.GetProperty("powerState").GetString(), host, was.GetProperty("domid").GetInt64()), "the hypervisor kept the domain (xapi's resync)");
+        }
+
+        var domains = (await after.GetJson($"/api/hosts/{host}/hypervisor/domains")).EnumerateArray().ToList();
+        domains.Select(d => d.GetProperty("domid").GetInt64()).Order().ShouldBe(before.Select(v => v.GetProperty("domid").GetInt64()).Order());
+        (await after.GetJson($"/api/hosts/{host}")).GetProperty("memoryFree").GetInt64().ShouldBe(freeBefore);
+        foreach (var vm in new[] { running, paused })
+        {
+            var response = await after.PostAsync($"/api/vms/{vm.Id}/hard-shutdown", null, ct);
+            response.StatusCode.ShouldBe(HttpStatusCode.OK, await response.Content.ReadAsStringAsync(ct));
+        }
+
+        (await after.GetJson($"/api/hosts/{host}/hypervisor/domains")).EnumerateArray().ShouldBeEmpty();
+    }
+
     private static long PausedCharge(JsonElement vm) =>
         vm.GetProperty("powerState").GetString() == "Halted" ? 0 : vm.GetProperty("memoryDynamicMin").GetInt64() + vm.GetProperty("memoryOverhead").GetInt64();
 

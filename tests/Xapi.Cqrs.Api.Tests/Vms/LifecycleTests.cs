@@ -97,6 +97,23 @@ public sealed class LifecycleTests(LifecycleServer server) : IClassFixture<Lifec
     }
 
     [Fact]
+    public async Task A_vm_started_paused_boots_at_its_unpause_and_its_pv_drivers_allow_a_clean_shutdown()
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        await pool.HostAsync();
+        var vm = await pool.VmAsync();
+        var paused = await (await client.PostAsJsonAsync($"/api/vms/{vm.Id}/start", new { paused = true }, ct)).ShouldBeOkAsync();
+        Power(paused).ShouldBe("Paused");
+
+        var running = await PostOkAsync(client, $"/api/vms/{vm.Id}/unpause");
+
+        running.GetProperty("allowedOperations").EnumerateArray().Select(o => o.GetString()).ShouldContain("clean_shutdown");
+        Power(await PostOkAsync(client, $"/api/vms/{vm.Id}/clean-shutdown")).ShouldBe("Halted");
+        (await MessagesAsync(pool, vm.Id)).ShouldContain("VM_UNPAUSED");
+    }
+
+    [Fact]
     public async Task A_guest_that_ignores_the_request_fails_the_clean_shutdown_at_its_deadline_and_keeps_running()
     {
         using var client = server.Client();
@@ -162,6 +179,7 @@ public sealed class LifecycleTests(LifecycleServer server) : IClassFixture<Lifec
     [InlineData("hard-shutdown", "destroy")]
     [InlineData("clean-reboot", "shutdown")]
     [InlineData("hard-reboot", "destroy")]
+    [InlineData("clean-shutdown", "destroy")]
     public async Task A_fault_at_the_first_step_fails_the_operation_and_leaves_the_vm_running(string call, string step)
     {
         using var client = server.Client();
