@@ -58,14 +58,25 @@ public sealed record Host
 
     public Host On(OperationRemoved e) => this with { CurrentOperations = CurrentOperations.Remove(e.TaskId) };
 
-    public Host On(VmScheduledOnHost e) => this with { Scheduled = Scheduled.SetItem(e.VmId, e.Charge) };
+    public Host On(VmScheduledOnHost e) => this with
+    {
+        Scheduled = Scheduled.SetItem(e.VmId, e.Charge),
+        InternalNetworks = e.InternalNetworks is { IsDefaultOrEmpty: false } used ? InternalNetworks.SetItem(e.VmId, used) : InternalNetworks.Remove(e.VmId),
+    };
 
-    public Host On(VmUnscheduledFromHost e) => this with { Scheduled = Scheduled.Remove(e.VmId) };
+    public Host On(VmUnscheduledFromHost e) => this with
+    {
+        Scheduled = Scheduled.Remove(e.VmId),
+        InternalNetworks = Resident.ContainsKey(e.VmId) ? InternalNetworks : InternalNetworks.Remove(e.VmId),
+    };
 
     public Host On(VmResidentOnHost e) =>
         this with { Scheduled = Scheduled.Remove(e.VmId), Resident = Resident.SetItem(e.VmId, e.Charge) };
 
-    public Host On(VmLeftHost e) => this with { Resident = Resident.Remove(e.VmId) };
+    public Host On(VmLeftHost e) => this with { Resident = Resident.Remove(e.VmId), InternalNetworks = InternalNetworks.Remove(e.VmId) };
+
+    /// <summary>The internal networks (listed by no host) used by the VMs scheduled or resident here, by VM.</summary>
+    public ImmutableDictionary<Guid, ImmutableArray<Guid>> InternalNetworks { get; init; } = ImmutableDictionary<Guid, ImmutableArray<Guid>>.Empty;
 
     /// <summary>The host operation that keeps new VMs away (§3.3, §4.3 (5)).</summary>
     public const string EvacuateOperation = "evacuate";

@@ -31,8 +31,10 @@ public sealed record MemoryCharge(long DynamicMin, long DynamicMax, long StaticM
 /// The host side of scheduled_to_be_resident_on: appended with the expected version that placement
 /// read, in the same transaction as the VM's ScheduledToBeResidentOnSet. A concurrent placement on the
 /// same host conflicts on this stream and is re-planned, so memory is never promised twice.
+/// <see cref="InternalNetworks"/>: the VM's networks that no host lists (internal, xapi: no PIF anywhere), which pin
+/// the other VMs on them to this host while it is scheduled or resident here (XAPI.md §4.3 row 12).
 /// </summary>
-public sealed record VmScheduledOnHost(Guid VmId, Guid TaskId, MemoryCharge Charge);
+public sealed record VmScheduledOnHost(Guid VmId, Guid TaskId, MemoryCharge Charge, ImmutableArray<Guid>? InternalNetworks = null);
 
 /// <summary>The reservation was released without the VM becoming resident (failure, cancellation).</summary>
 public sealed record VmUnscheduledFromHost(Guid VmId, Guid TaskId);

@@ -29,7 +29,8 @@ public static class HostChecks
     /// <item>#8 host enabled, except for control domains and a Running VM already resident there →
     ///   HOST_DISABLED [host]</item>
     /// <item>#11 the host has every SR of <see cref="PlacementRequest.SrIds"/> → VM_REQUIRES_SR [vm; first missing sr]</item>
-    /// <item>#12 the host has every network of <see cref="PlacementRequest.NetworkIds"/> → VM_REQUIRES_NETWORK [vm; network]</item>
+    /// <item>#12 the host has every network of <see cref="PlacementRequest.NetworkIds"/>; a network no host lists (internal)
+    ///   is seen by any host unless a VM on it is scheduled or resident on another host → VM_REQUIRES_NETWORK [vm; network]</item>
     /// <item>#17 hvm, pvh and pv_in_pvh need an HVM-capable host → VM_HVM_REQUIRED [vm]</item>
     /// <item>#18 (when memory is checked) free memory (§5.4, without this VM's own reservation) ≥ the
     ///   start requirement (§5.3) → HOST_NOT_ENOUGH_FREE_MEMORY [needed bytes; available bytes]</item>
@@ -98,9 +99,15 @@ public static class HostChecks
             return new(ErrorCodes.VmRequiresSr, vmRef, sr.ToString());
         }
 
-        if (FirstMissing(request.NetworkIds, h.Networks) is Guid network)
+        foreach (var network in request.NetworkIds)
         {
-            return new(ErrorCodes.VmRequiresNetwork, vmRef, network.ToString());
+            var seen = request.InternalNetworkHosts.TryGetValue(network, out var users)
+                ? users.All(u => u == h.Id) // internal: only where the VMs already on it run
+                : h.Networks.Contains(network);
+            if (!seen)
+            {
+                return new(ErrorCodes.VmRequiresNetwork, vmRef, network.ToString());
+            }
         }
 
         if (domainType.NeedsHvm() && !h.HvmCapable)

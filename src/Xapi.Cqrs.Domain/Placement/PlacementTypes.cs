@@ -25,7 +25,7 @@ public sealed record HostSnapshot(Host Host, long Version = 0)
 /// recomputed (§3.1 step 6) and domain type resolved (step 5).</param>
 /// <param name="SrIds">SRs of the VDIs of its non-empty VBDs (plus the suspend VDI's SR when
 /// Suspended), in VBD order; the first missing one is reported (§4.3 #11).</param>
-/// <param name="NetworkIds">Networks of its VIFs, in VIF order (§4.3 #12).</param>
+/// <param name="NetworkIds">Networks of its VIFs, in VIF order (§4.3 #12); see <see cref="InternalNetworkHosts"/>.</param>
 /// <param name="CheckMemory">Whether §4.3 #18 runs (xapi: always on the first pass; off only under the
 /// <c>disable_memory_checks</c> fault-injection flag).</param>
 /// <param name="CoordinatorBias">Pool.coordinator_bias (§4.4): bias definite/probable away from the coordinator.</param>
@@ -34,7 +34,14 @@ public sealed record PlacementRequest(
     IReadOnlyList<Guid> SrIds,
     IReadOnlyList<Guid> NetworkIds,
     bool CheckMemory = true,
-    bool CoordinatorBias = true);
+    bool CoordinatorBias = true)
+{
+    /// <summary>
+    /// The VM's networks that no host of the pool lists (internal networks, xapi: no PIF anywhere), each with the hosts
+    /// where another VM using it is scheduled or resident (§4.3 row 12). Empty: every network is a host's.
+    /// </summary>
+    public IReadOnlyDictionary<Guid, IReadOnlySet<Guid>> InternalNetworkHosts { get; init; } = new Dictionary<Guid, IReadOnlySet<Guid>>();
+}
 
 /// <summary>
 /// The outcome of <see cref="HostPlacement.ChooseHost"/>: the host, the category it came from, every

@@ -129,7 +129,13 @@ public sealed record StartDecision(StartRequest Request, Changes Changes, PoolVi
 
         // §3.1 step 9 / §3.3: choose (or check) the host, with every input recorded.
         var srIds = devices.Vbds.Select(devices.VdiOf).OfType<Storage.Vdi>().Select(v => v.SrId).ToList();
-        var placementRequest = new PlacementRequest(snapshot, srIds, [.. devices.Vifs.Select(v => v.NetworkId)]);
+        var networks = devices.Vifs.Select(v => v.NetworkId).ToList();
+        var internalNetworks = networks.Distinct().Where(n => !pool.Hosts.Values.Any(h => h.Networks.Contains(n))).ToImmutableArray();
+        var placementRequest = new PlacementRequest(snapshot, srIds, networks)
+        {
+            InternalNetworkHosts = internalNetworks.ToDictionary(n => n, n => (IReadOnlySet<Guid>)pool.Hosts.Values
+                .Where(h => h.InternalNetworks.Any(kv => kv.Key != vm.Id && kv.Value.Contains(n))).Select(h => h.Id).ToHashSet()),
+        };
         var placement = Place(placementRequest, request, pool);
         var host = pool.Hosts[placement.HostId];
 
@@ -143,7 +149,7 @@ public sealed record StartDecision(StartRequest Request, Changes Changes, PoolVi
         DeviceMarks.Mark(changes, devices, taskId);
         changes.Append(StreamKind.Host, host.Id,
                 new OperationAdded(taskId, "vm_start", ObjectClass.Host),
-                new VmScheduledOnHost(vm.Id, taskId, MemoryModel.Charge(snapshot)))
+                new VmScheduledOnHost(vm.Id, taskId, MemoryModel.Charge(snapshot), internalNetworks.IsEmpty ? null : internalNetworks))
             .Start(StreamKind.Task, taskId, new TaskCreated(taskId, TaskName, ObjectClass.Vm, vm.Id, request.Subject, request.Now));
         return new StartDecision(request, changes, pool.Apply(changes), placement, null);
     }

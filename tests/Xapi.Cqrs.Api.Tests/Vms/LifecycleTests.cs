@@ -251,6 +251,28 @@ public sealed class LifecycleTests(LifecycleServer server) : IClassFixture<Lifec
     }
 
     [Fact]
+    public async Task Vms_on_an_internal_network_run_together_on_one_host()
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        var (a, b) = (await pool.HostAsync(), await pool.HostAsync());
+        var internalNet = await pool.NetworkAsync(); // listed by no host: xapi's PIF-less network
+        var first = await pool.VmAsync(new VmSpec { VifNetwork = internalNet });
+        var second = await pool.VmAsync(new VmSpec { VifNetwork = internalNet });
+
+        (await (await client.PostAsJsonAsync($"/api/vms/{first.Id}/start-on", new { host = b }, ct)).ShouldBeOkAsync())
+            .GetProperty("residentOn").GetGuid().ShouldBe(b, "an internal network is seen by any host");
+        (await (await client.PostAsJsonAsync($"/api/vms/{second.Id}/start-on", new { host = a }, ct)).ShouldBeProblemWithCode(HttpStatusCode.Conflict, "VM_REQUIRES_NETWORK"))
+            .Params().ShouldBe([second.Id.ToString(), internalNet.ToString()]);
+        (await PostOkAsync(client, $"/api/vms/{second.Id}/start")).GetProperty("residentOn").GetGuid().ShouldBe(b, "placement follows the VM already on it");
+
+        await PostOkAsync(client, $"/api/vms/{first.Id}/hard-shutdown");
+        await PostOkAsync(client, $"/api/vms/{second.Id}/hard-shutdown");
+        (await (await client.PostAsJsonAsync($"/api/vms/{second.Id}/start-on", new { host = a }, ct)).ShouldBeOkAsync())
+            .GetProperty("residentOn").GetGuid().ShouldBe(a, "with no VM on it any more, the network is free again");
+    }
+
+    [Fact]
     public async Task Unknown_vm_answers_handle_invalid_and_writes_nothing()
     {
         using var client = server.Client();

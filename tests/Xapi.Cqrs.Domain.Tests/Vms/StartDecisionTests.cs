@@ -325,8 +325,34 @@ public class StartDecisionTests
         var net = Guid.NewGuid();
         var vm = A.Vm();
         var host = A.Host(networks: [Guid.NewGuid()]);
-        Given(A.Devices(vm, vifs: [A.Vif(networkId: net)]), host).When(A.Start(host: host.Id))
+        var other = A.Host(networks: [net]); // the network has a PIF elsewhere: not internal
+        Given(A.Devices(vm, vifs: [A.Vif(networkId: net)]), host, other).When(A.Start(host: host.Id))
             .ThenRefused(VmRequiresNetwork, vm.Id, net);
+    }
+
+    // §4.3 row 12: a network no host lists is internal (no PIF anywhere): any host sees it, unless a VM on it already
+    // runs (or is scheduled) on another host — internal networks pin their VMs together.
+    [Fact]
+    public void A_vm_on_an_internal_network_starts_anywhere_and_pins_the_next_vm_on_it_to_its_host()
+    {
+        var net = Guid.NewGuid();
+        var (a, b) = (A.Host(networks: [Guid.NewGuid()]), A.Host(networks: [Guid.NewGuid()]));
+        var first = A.Devices(A.Vm(), vifs: [A.Vif(networkId: net)]);
+        var second = A.Devices(A.Vm(), vifs: [A.Vif(networkId: net)]);
+
+        var started = StartDecision.Decide(first, A.Start(host: b.Id), A.Pool(a, b));
+        started.Accepted.ShouldBeTrue(started.Refusal?.ToString());
+        started.Pool.Hosts[b.Id].InternalNetworks[first.Vm.Id].ShouldBe([net]);
+
+        StartDecision.Decide(second, A.Start(host: a.Id), started.Pool).Refusal.ShouldBeError(VmRequiresNetwork, second.Vm.Id.ToString(), net.ToString());
+        for (var seed = 0; seed < 8; seed++)
+        {
+            StartDecision.Decide(second, A.Start(seed: seed), started.Pool).Placement!.HostId.ShouldBe(b.Id, $"seed {seed}");
+        }
+
+        var left = started.Pool.Apply(new Streams.Changes().Append(Streams.StreamKind.Host, b.Id, new VmLeftHost(first.Vm.Id))
+            .Append(Streams.StreamKind.Host, b.Id, new VmUnscheduledFromHost(first.Vm.Id, started.Request.TaskId)));
+        StartDecision.Decide(second, A.Start(host: a.Id), left).Accepted.ShouldBeTrue("once the first VM is gone, the network is free again");
     }
 
     [Theory]
@@ -410,7 +436,9 @@ public class StartDecisionTests
             "few pcpus" => host with { CpuCount = 2 },
             _ => throw new ArgumentOutOfRangeException(nameof(failing)),
         };
-        Given(A.Devices(vm, [A.Vbd(vdiId: vdi.Id)], [vdi], [A.Vif(networkId: net)]), host).When(A.Start())
+        // Without a host listing it, the network would be internal and seen by every host: a disabled one lists it.
+        Host[] hosts = failing == "no network" ? [host, A.Host(networks: [net], enabled: false)] : [host];
+        Given(A.Devices(vm, [A.Vbd(vdiId: vdi.Id)], [vdi], [A.Vif(networkId: net)]), hosts).When(A.Start())
             .ThenRefused(NoHostsAvailable);
     }
 
