@@ -9,7 +9,7 @@ using Xapi.Cqrs.Domain.Vms;
 namespace Xapi.Cqrs.Application.Vms;
 
 /// <summary>
-/// GET /api/vms/{id}/history: every event of the VM, its VBDs and VIFs, and the tasks about it, in commit
+/// GET /api/vms/{id}/history: every event of the VM, of every VBD and VIF it ever had, and of the tasks about them, in commit
 /// order, with who caused it and under which correlation id — read straight from the log.
 /// </summary>
 public static class History
@@ -23,8 +23,17 @@ public static class History
         public async Task<IReadOnlyList<Entry>> Handle(Query q, CancellationToken ct)
         {
             var vm = await session.GetAsync<Vm>(q.VmId, ObjectClass.Vm, ct);
-            var tasks = await session.Query<XapiTask>().Where(t => t.ObjectId == q.VmId).Select(t => t.Id).ToListAsync(ct);
-            var streams = new[] { vm.Id }.Concat(vm.Vbds.Keys).Concat(vm.Vifs.Keys).Concat(tasks).ToArray();
+
+            // Every device the VM ever had, from its own stream: a destroyed VBD or VIF has left the VM's state, not its history.
+            var devices = (await session.Events.FetchStreamAsync(vm.Id, token: ct)).Select(e => e.Data switch
+            {
+                VbdAdded a => a.VbdId,
+                VifAdded a => a.VifId,
+                _ => Guid.Empty,
+            }).Where(id => id != Guid.Empty).Distinct().ToList();
+            var objects = devices.Append(vm.Id).ToArray();
+            var tasks = await session.Query<XapiTask>().Where(t => t.ObjectId.IsOneOf(objects)).Select(t => t.Id).ToListAsync(ct);
+            var streams = objects.Concat(tasks).ToArray();
             var events = await session.Events.QueryAllRawEvents()
                 .Where(e => e.StreamId.IsOneOf(streams))
                 .OrderBy(e => e.Sequence)

@@ -273,6 +273,51 @@ public sealed class LifecycleTests(LifecycleServer server) : IClassFixture<Lifec
     }
 
     [Fact]
+    public async Task Destroy_of_a_halted_vm_removes_it_and_its_devices_from_reads_but_not_from_history()
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        await pool.HostAsync();
+        var vm = await pool.VmAsync(new VmSpec { Vifs = 2, Cd = true });
+        await PostOkAsync(client, $"/api/vms/{vm.Id}/start");
+
+        (await (await client.PostAsync($"/api/vms/{vm.Id}/destroy", null, ct)).ShouldBeProblemWithCode(HttpStatusCode.Conflict, "VM_BAD_POWER_STATE"))
+            .Params().ShouldBe([vm.Id.ToString(), "halted, suspended", "running"]);
+        await PostOkAsync(client, $"/api/vms/{vm.Id}/hard-shutdown");
+
+        await PostOkAsync(client, $"/api/vms/{vm.Id}/destroy");
+
+        (await (await client.GetAsync($"/api/vms/{vm.Id}", ct)).ShouldBeProblemWithCode(HttpStatusCode.NotFound, "HANDLE_INVALID")).Params().ShouldBe(["VM", vm.Id.ToString()]);
+        foreach (var vbd in vm.Vbds)
+        {
+            await (await client.GetAsync($"/api/vbds/{vbd}", ct)).ShouldBeProblemWithCode(HttpStatusCode.NotFound, "HANDLE_INVALID");
+        }
+
+        foreach (var vif in vm.Vifs)
+        {
+            await (await client.GetAsync($"/api/vifs/{vif}", ct)).ShouldBeProblemWithCode(HttpStatusCode.NotFound, "HANDLE_INVALID");
+        }
+
+        (await pool.GetAsync("/api/vms")).EnumerateArray().ShouldNotContain(v => v.GetProperty("id").GetGuid() == vm.Id);
+        await (await client.PostAsync($"/api/vms/{vm.Id}/start", null, ct)).ShouldBeProblemWithCode(HttpStatusCode.NotFound, "HANDLE_INVALID");
+        await (await client.PostAsync($"/api/vms/{vm.Id}/destroy", null, ct)).ShouldBeProblemWithCode(HttpStatusCode.NotFound, "HANDLE_INVALID");
+
+        var history = (await pool.GetAsync($"/api/vms/{vm.Id}/history")).EnumerateArray().ToList();
+        history.Select(e => e.GetProperty("type").GetString()).ShouldContain("vm_destroyed");
+        history.Count(e => e.GetProperty("type").GetString() == "vbd_destroyed").ShouldBe(vm.Vbds.Count);
+        history.Count(e => e.GetProperty("type").GetString() == "vif_destroyed").ShouldBe(vm.Vifs.Count);
+        foreach (var device in vm.Vbds.Concat(vm.Vifs))
+        {
+            history.ShouldContain(e => e.GetProperty("stream").GetGuid() == device, "a destroyed device's events stay in the VM's history");
+        }
+
+        foreach (var vdi in vm.Vdis)
+        {
+            (await pool.GetAsync($"/api/vdis/{vdi}")).ValueKind.ShouldBe(JsonValueKind.Object, "VM.destroy leaves the disks (xapi destroys VBDs, not VDIs)");
+        }
+    }
+
+    [Fact]
     public async Task Unknown_vm_answers_handle_invalid_and_writes_nothing()
     {
         using var client = server.Client();

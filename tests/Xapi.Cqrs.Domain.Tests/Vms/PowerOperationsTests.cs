@@ -194,3 +194,43 @@ public class PowerOperationsTests
         }
     }
 }
+
+/// <summary>VM.destroy as a pure decision (§1.2: Halted or Suspended).</summary>
+public class VmDestroyTests
+{
+    [Fact]
+    public void A_halted_vm_is_destroyed_with_its_vbds_and_vifs_in_one_decision()
+    {
+        var halted = StartedVm.Start().Failed();
+        var changes = VmDestroy.Decide(halted.Devices, A.Now);
+        var after = halted.Apply(changes);
+
+        after.Vm.Destroyed.ShouldBeTrue();
+        after.Devices.Vbds.ShouldAllBe(v => v.Destroyed);
+        after.Devices.Vifs.ShouldAllBe(v => v.Destroyed);
+        changes.For(halted.Vm.Id).ShouldHaveSingleItem().ShouldBeOfType<VmDestroyed>();
+    }
+
+    [Theory]
+    [InlineData(VmPowerState.Running, "running")]
+    [InlineData(VmPowerState.Paused, "paused")]
+    public void A_vm_with_a_domain_cannot_be_destroyed(VmPowerState state, string actual)
+    {
+        var s = StartedVm.Start().Resident().Completed();
+        var vm = s.Vm with { PowerState = state };
+        Should.Throw<XapiException>(() => VmDestroy.Decide(s.Devices with { Vm = vm }, A.Now))
+            .ShouldBeError(VmBadPowerState, vm.Id.ToString(), "halted, suspended", actual);
+    }
+
+    [Fact]
+    public void A_suspended_vm_gives_its_disks_back_when_destroyed()
+    {
+        var s = StartedVm.Start().Resident().Completed();
+        s.Vdi.Holders.Values.ShouldContain(h => h.VmId == s.Vm.Id);
+        var suspended = s with { Devices = s.Devices with { Vm = s.Vm with { PowerState = VmPowerState.Suspended, ResidentOn = null } } };
+
+        var after = suspended.Apply(VmDestroy.Decide(suspended.Devices, A.Now));
+
+        after.Vdi.Holders.Values.ShouldNotContain(h => h.VmId == s.Vm.Id);
+    }
+}
