@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Marten;
 using MediatR;
 using Xapi.Cqrs.Api.Http;
@@ -55,13 +56,19 @@ public static class VmEndpoints
                     ? Results.Ok(await m.Send(new PreviewStart.Query(id, host, body.Paused ?? false), ct))
                     : await Lifecycle(new StartVm.Command(id, host, body.Paused ?? false, body.Force ?? false), id, async, m, session, signals, time, ct))
             .Requires("VM.start_on", Role.VmOperator);
-        vm.MapPost("/destroy", async (Guid id, IMediator m, CancellationToken ct) => Results.Ok(new { id, version = await m.Send(new DestroyVm.Command(id), ct) }))
-            .Requires("VM.destroy", Role.VmAdmin);
+        // Calls without parameters: a body, if any, must still be JSON (a malformed one is a 400 and nothing is written).
+        vm.MapPost("/destroy", async (Guid id, HttpRequest request, IMediator m, CancellationToken ct) =>
+        {
+            await Answers.OptionalBodyAsync<JsonNode>(request, ct);
+            return Results.Ok(new { id, version = await m.Send(new DestroyVm.Command(id), ct) });
+        }).Requires("VM.destroy", Role.VmAdmin);
         foreach (var (path, op) in PowerRoutes)
         {
-            vm.MapPost(path, (Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
-                Lifecycle(new PowerOperationVm.Command(id, op), id, async, m, session, signals, time, ct))
-                .Requires(PowerOperations.TaskName(op), Role.VmOperator);
+            vm.MapPost(path, async (Guid id, HttpRequest request, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
+            {
+                await Answers.OptionalBodyAsync<JsonNode>(request, ct);
+                return await Lifecycle(new PowerOperationVm.Command(id, op), id, async, m, session, signals, time, ct);
+            }).Requires(PowerOperations.TaskName(op), Role.VmOperator);
         }
     }
 

@@ -330,6 +330,25 @@ public sealed class LifecycleTests(LifecycleServer server) : IClassFixture<Lifec
     }
 
     [Fact]
+    public async Task A_malformed_body_is_a_bad_request_and_writes_nothing()
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        await pool.HostAsync();
+        var vm = await pool.VmAsync();
+        var version = (await pool.VmRecordAsync(vm.Id)).GetProperty("version").GetInt64();
+        foreach (var call in new[] { "start", "pause", "clean-shutdown", "hard-reboot", "destroy" })
+        {
+            using var body = new StringContent("{\"paused\": tru", System.Text.Encoding.UTF8, "application/json");
+            await (await client.PostAsync($"/api/vms/{vm.Id}/{call}", body, ct)).ShouldBeProblemWithCode(HttpStatusCode.BadRequest, "INVALID_VALUE");
+        }
+
+        using var wrongType = new StringContent("{\"paused\": \"yes\"}", System.Text.Encoding.UTF8, "application/json");
+        await (await client.PostAsync($"/api/vms/{vm.Id}/start", wrongType, ct)).ShouldBeProblemWithCode(HttpStatusCode.BadRequest, "INVALID_VALUE");
+        (await pool.VmRecordAsync(vm.Id)).GetProperty("version").GetInt64().ShouldBe(version);
+    }
+
+    [Fact]
     public async Task Admin_operations_show_each_open_operation_with_its_deadline()
     {
         using var client = server.Client();

@@ -183,6 +183,7 @@ public sealed class StartRefusalTests(XapiServer server) : IClassFixture<XapiSer
         using var _ = client;
         var other = await pool.NetworkAsync();
         var host = await pool.HostAsync(networks: [other]);
+        await pool.HostAsync(); // lists the VM's network: it has a PIF somewhere, so it is not internal (§4.3 row 12)
         var vm = await pool.VmAsync();
 
         await (await StartOnAsync(client, vm.Id, host)).ShouldBeProblem(HttpStatusCode.Conflict, "VM_REQUIRES_NETWORK", vm.Id.ToString(), pool.Network.ToString());
