@@ -39,6 +39,7 @@ public static class XapiApp
         {
             Deadlines = deadlines,
             RebootDelay = builder.Configuration.GetValue<TimeSpan?>("Xapi:Agent:RebootDelay") ?? AgentSettings.DefaultRebootDelay,
+            DeadlineSweep = builder.Configuration.GetValue<TimeSpan?>("Xapi:Agent:DeadlineSweep") ?? AgentSettings.DefaultDeadlineSweep,
         });
         builder.Services.AddSingleton(new Application.Vms.PlacementSettings(options.Seed,
             builder.Configuration.GetValue<TimeSpan?>("Xapi:Placement:DecideWithin")));

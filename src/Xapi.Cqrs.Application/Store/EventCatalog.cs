@@ -42,6 +42,7 @@ public static class EventCatalog
         (typeof(PowerStateChanged), "power_state_changed"),
         (typeof(StartFailed), "start_failed"),
         (typeof(RrdPushed), "rrd_pushed"),
+        (typeof(RrdArchived), "rrd_archived"),
         (typeof(GuestMetricsReported), "guest_metrics_reported"),
         (typeof(DomainPaused), "domain_paused"),
         (typeof(ShutdownAcknowledged), "shutdown_acknowledged"),

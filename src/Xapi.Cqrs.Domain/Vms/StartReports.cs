@@ -125,7 +125,7 @@ public static class StartReports
 
 /// <summary>
 /// The move to Halted (§1.7): power state Halted (which clears resident_on, scheduled_to_be_resident_on and
-/// domid), the VM's memory no longer charged to the host, every VBD and VIF detached with its
+/// domid), the VM's RRD archived, the VM's memory no longer charged to the host, every VBD and VIF detached with its
 /// current_operations cleared, disks released.
 /// </summary>
 public static class MoveToHalted
@@ -139,6 +139,11 @@ public static class MoveToHalted
         }
 
         var changes = new Changes().Append(StreamKind.Vm, vm.Id, new PowerStateChanged(VmPowerState.Halted, reason));
+        if (vm.ResidentOn is { } ranOn)
+        {
+            changes.Append(StreamKind.Vm, vm.Id, new RrdArchived(ranOn));
+        }
+
         if (host is not null && host.Resident.ContainsKey(vm.Id))
         {
             changes.Append(StreamKind.Host, host.Id, new VmLeftHost(vm.Id));

@@ -164,6 +164,8 @@ public sealed record Vm
 
     public Vm On(RrdPushed e) => this;
 
+    public Vm On(RrdArchived e) => this;
+
     public Vm On(GuestMetricsReported e) =>
         this with { Guest = new GuestMetrics(e.PvDriversDetected, e.PvDriversVersion, e.Features, e.At ?? DateTimeOffset.MinValue) };
 
@@ -216,6 +218,7 @@ public sealed record Vm
         PowerStateChanged x => On(x),
         StartFailed x => On(x),
         RrdPushed x => On(x),
+        RrdArchived x => On(x),
         GuestMetricsReported x => On(x),
         DomainPaused x => On(x),
         ShutdownAcknowledged x => On(x),

@@ -129,6 +129,9 @@ public sealed record StartFailed(Guid TaskId, Guid HostId, string Code, Immutabl
 /// <summary>§9: the VM's archived RRD pushed to the host it now runs on.</summary>
 public sealed record RrdPushed(Guid TaskId, Guid HostId, long Domid);
 
+/// <summary>§1.7: entering Halted, the VM's RRD is archived from the host it ran on.</summary>
+public sealed record RrdArchived(Guid HostId);
+
 /// <summary>
 /// VM_guest_metrics as the booted guest's PV drivers report them (xenstore <c>attr/PVAddons</c>, <c>control/feature-*</c>):
 /// whether PV drivers run, their version, and the features they announce (<c>feature-shutdown</c>, …).

@@ -30,8 +30,10 @@ public sealed record AgentSettings(TimeSpan CoalesceWindow)
     /// <summary>How long a too-early guest reboot waits before the domain is rebuilt.</summary>
     public TimeSpan RebootDelay { get; init; } = DefaultRebootDelay;
 
-    /// <summary>How often the open operations are checked against their deadlines.</summary>
-    public TimeSpan DeadlineSweep { get; init; } = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan DefaultDeadlineSweep = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the open operations are checked against their deadlines (Xapi:Agent:DeadlineSweep); also the grace past a deadline.</summary>
+    public TimeSpan DeadlineSweep { get; init; } = DefaultDeadlineSweep;
 }
 
 /// <summary>

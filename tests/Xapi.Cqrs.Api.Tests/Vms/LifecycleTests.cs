@@ -6,10 +6,17 @@ using Xapi.Cqrs.Api.Tests.Fixtures;
 
 namespace Xapi.Cqrs.Api.Tests.Vms;
 
-/// <summary>A service whose clean shutdowns give up after 2 s, and whose too-early guest reboots wait only 200 ms.</summary>
+/// <summary>
+/// A service whose clean shutdowns give up after 2 s, whose pauses are abandoned after 1 s, whose too-early guest reboots
+/// wait only 200 ms, and whose agents look at deadlines every 250 ms.
+/// </summary>
 public sealed class LifecycleServer : XapiServer
 {
-    protected override IEnumerable<string> Settings => ["--Xapi:Deadlines:clean_shutdown=00:00:02", "--Xapi:Agent:RebootDelay=00:00:00.200"];
+    protected override IEnumerable<string> Settings =>
+    [
+        "--Xapi:Deadlines:clean_shutdown=00:00:02", "--Xapi:Deadlines:pause=00:00:01", "--Xapi:Agent:RebootDelay=00:00:00.200",
+        "--Xapi:Agent:DeadlineSweep=00:00:00.250",
+    ];
 }
 
 /// <summary>
@@ -346,6 +353,46 @@ public sealed class LifecycleTests(LifecycleServer server) : IClassFixture<Lifec
         using var wrongType = new StringContent("{\"paused\": \"yes\"}", System.Text.Encoding.UTF8, "application/json");
         await (await client.PostAsync($"/api/vms/{vm.Id}/start", wrongType, ct)).ShouldBeProblemWithCode(HttpStatusCode.BadRequest, "INVALID_VALUE");
         (await pool.VmRecordAsync(vm.Id)).GetProperty("version").GetInt64().ShouldBe(version);
+    }
+
+    [Fact]
+    public async Task A_pause_open_past_its_deadline_is_abandoned_by_its_agent_and_the_vm_keeps_running()
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        var host = await pool.HostAsync();
+        var vm = await pool.VmAsync();
+        var running = await PostOkAsync(client, $"/api/vms/{vm.Id}/start");
+        (await client.PostAsJsonAsync($"/api/hosts/{host}/hypervisor/faults", new { step = "pause", delayMs = 600_000 }, ct)).EnsureSuccessStatusCode();
+
+        var response = await client.PostAsync($"/api/vms/{vm.Id}/pause", null, ct);
+
+        (await response.ShouldBeProblemWithCode(HttpStatusCode.Conflict, "INTERNAL_ERROR")).Params()[0].ShouldStartWith("pause abandoned: open past its deadline of 00:00:01");
+        var after = await pool.VmRecordAsync(vm.Id);
+        (Power(after), Domid(after)).ShouldBe(("Running", Domid(running)));
+        (await pool.GetAsync($"/api/vms/{vm.Id}/history")).EnumerateArray().Select(e => e.GetProperty("type").GetString()).ShouldContain("operation_abandoned");
+        await pool.AssertNothingLeftAsync();
+        (await client.DeleteAsync($"/api/hosts/{host}/hypervisor/faults", ct)).EnsureSuccessStatusCode();
+        Power(await PostOkAsync(client, $"/api/vms/{vm.Id}/pause")).ShouldBe("Paused", "the VM is still usable");
+        Power(await PostOkAsync(client, $"/api/vms/{vm.Id}/unpause")).ShouldBe("Running");
+    }
+
+    [Fact]
+    public async Task A_fault_at_unpause_fails_it_and_leaves_the_vm_paused()
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        var host = await pool.HostAsync();
+        var vm = await pool.VmAsync();
+        var paused = await (await client.PostAsJsonAsync($"/api/vms/{vm.Id}/start", new { paused = true }, ct)).ShouldBeOkAsync();
+        (await client.PostAsJsonAsync($"/api/hosts/{host}/hypervisor/faults", new { step = "unpause", error = "INTERNAL_ERROR" }, ct)).EnsureSuccessStatusCode();
+
+        await (await client.PostAsync($"/api/vms/{vm.Id}/unpause", null, ct)).ShouldBeProblemWithCode(HttpStatusCode.Conflict, "INTERNAL_ERROR");
+
+        var after = await pool.VmRecordAsync(vm.Id);
+        (Power(after), Domid(after)).ShouldBe(("Paused", Domid(paused)));
+        await pool.AssertNothingLeftAsync();
+        Power(await PostOkAsync(client, $"/api/vms/{vm.Id}/unpause")).ShouldBe("Running");
     }
 
     [Fact]
