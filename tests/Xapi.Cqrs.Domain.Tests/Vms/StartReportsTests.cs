@@ -143,6 +143,7 @@ public class StartReportsTests
         changes.For(s.Vm.Id).ShouldBeEvents(
             new StartFailed(s.Task, s.Host.Id, ErrorCodes.BootloaderFailed, [s.Vm.Id.ToString(), "no kernel"]),
             typeof(PowerStateChanged),
+            new RrdArchived(s.Host.Id),
             new OperationRemoved(s.Task, "start", "VM"));
         changes.For(s.Vm.Id).OfType<PowerStateChanged>().Single().PowerState.ShouldBe(VmPowerState.Halted);
         changes.For(s.Host.Id).ShouldBeEvents(new VmLeftHost(s.Vm.Id), new OperationRemoved(s.Task, "vm_start", "host"));
@@ -209,7 +210,7 @@ public class StartReportsTests
         var s = StartedVm.Start().Completed();
         var changes = MoveToHalted.Decide(s.Devices, s.Host, "domain shut down");
 
-        changes.For(s.Vm.Id).ShouldBeEvents(new PowerStateChanged(VmPowerState.Halted, "domain shut down"));
+        changes.For(s.Vm.Id).ShouldBeEvents(new PowerStateChanged(VmPowerState.Halted, "domain shut down"), new RrdArchived(s.Host.Id));
         changes.For(s.Host.Id).ShouldBeEvents(new VmLeftHost(s.Vm.Id));
         changes.For(s.Disk.Id).ShouldBeEvents(new VbdCurrentlyAttachedSet(false, "xvda"));
         changes.For(s.Cd.Id).ShouldBeEmpty("the empty drive was never attached");
