@@ -1,6 +1,10 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Marten;
 using MediatR;
 using Xapi.Cqrs.Application;
+using Xapi.Cqrs.Application.Pipeline;
+using Xapi.Cqrs.Domain;
 using Xapi.Cqrs.Application.Tasks;
 using Xapi.Cqrs.Application.Vms;
 
@@ -27,13 +31,54 @@ internal static class Answers
 
         try
         {
-            return await request.ReadFromJsonAsync<T>(ct);
+            return await request.ReadFromJsonAsync<T>(Strict(request), ct);
         }
-        catch (System.Text.Json.JsonException j)
+        catch (JsonException j) when (j.Message.Contains("could not be mapped", StringComparison.Ordinal))
+        {
+            var field = UnknownField(j);
+            throw RequestValidationException.Single(field, ErrorCodes.InvalidValue, field, "unknown field");
+        }
+        catch (JsonException j)
         {
             throw new BadHttpRequestException("the body is not valid JSON", StatusCodes.Status400BadRequest, j);
         }
     }
+
+    /// <summary>
+    /// A call that takes no parameters: no body, or an empty JSON object (<c>{}</c>, as curl -d '{}' sends). Anything
+    /// else — malformed JSON, another JSON value, any field — is a 400 problem, and nothing is written.
+    /// </summary>
+    public static async Task NoParametersAsync(HttpRequest request, CancellationToken ct)
+    {
+        switch (await OptionalBodyAsync<JsonNode>(request, ct))
+        {
+            case null:
+            case JsonObject { Count: 0 }:
+                return;
+            case JsonObject fields:
+                var field = fields.First().Key;
+                throw RequestValidationException.Single(field, ErrorCodes.InvalidValue, field, "this call takes no parameters");
+            default:
+                throw RequestValidationException.Single("body", ErrorCodes.InvalidValue, "body", "expected no body or {}");
+        }
+    }
+
+    /// <summary>The unknown field's name, from System.Text.Json's message ("The JSON property 'x' could not be mapped …").</summary>
+    private static string UnknownField(JsonException j)
+    {
+        var start = j.Message.IndexOf('\'');
+        var end = start < 0 ? -1 : j.Message.IndexOf('\'', start + 1);
+        return end > start ? j.Message[(start + 1)..end] : "body";
+    }
+
+    private static JsonSerializerOptions? strict;
+
+    /// <summary>The service's JSON options, refusing fields the body type does not have (unknown fields are a 400).</summary>
+    private static JsonSerializerOptions Strict(HttpRequest request) =>
+        strict ??= new JsonSerializerOptions(request.HttpContext.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions)
+        {
+            UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        };
 
     /// <summary>201 {id, version} with the new object's location.</summary>
     public static IResult Created(string collection, Created created) =>

@@ -54,7 +54,7 @@ public static class VbdEndpoints
             Hotplug(http, new HotplugVbd.Command(id, VbdOperation.Unplug), id, async, m, session, signals, time, ct)).Requires("VBD.unplug", Role.VmAdmin);
         vbds.MapPost("/{id:guid}/detach", async (Guid id, bool? async, HttpRequest http, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
         {
-            await Answers.OptionalBodyAsync<JsonNode>(http, ct);
+            await Answers.NoParametersAsync(http, ct);
             var detached = await m.Send(new DetachVbd.Command(id), ct);
             if (detached.TaskId is { } task)
             {
@@ -78,7 +78,7 @@ public static class VbdEndpoints
     /// <summary>A call without parameters: a body, if any, must still be JSON (a malformed one is a 400 and nothing is written).</summary>
     private static async Task<IResult> Hotplug(HttpRequest http, HotplugVbd.Command command, Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct)
     {
-        await Answers.OptionalBodyAsync<JsonNode>(http, ct);
+        await Answers.NoParametersAsync(http, ct);
         return await Answers.OnceDone(command, async, c => m.Send(new GetDevice.Vbd(id), c), m, session, signals, time, ct);
     }
 }

@@ -37,7 +37,7 @@ public static class VifEndpoints
     /// <summary>A call without parameters: a body, if any, must still be JSON (a malformed one is a 400 and nothing is written).</summary>
     private static async Task<IResult> Hotplug(HttpRequest http, HotplugVif.Command command, Guid id, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct)
     {
-        await Answers.OptionalBodyAsync<JsonNode>(http, ct);
+        await Answers.NoParametersAsync(http, ct);
         return await Answers.OnceDone(command, async, c => m.Send(new GetDevice.Vif(id), c), m, session, signals, time, ct);
     }
 }

@@ -59,14 +59,14 @@ public static class VmEndpoints
         // Calls without parameters: a body, if any, must still be JSON (a malformed one is a 400 and nothing is written).
         vm.MapPost("/destroy", async (Guid id, HttpRequest request, IMediator m, CancellationToken ct) =>
         {
-            await Answers.OptionalBodyAsync<JsonNode>(request, ct);
+            await Answers.NoParametersAsync(request, ct);
             return Results.Ok(new { id, version = await m.Send(new DestroyVm.Command(id), ct) });
         }).Requires("VM.destroy", Role.VmAdmin);
         foreach (var (path, op) in PowerRoutes)
         {
             vm.MapPost(path, async (Guid id, HttpRequest request, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
             {
-                await Answers.OptionalBodyAsync<JsonNode>(request, ct);
+                await Answers.NoParametersAsync(request, ct);
                 return await Lifecycle(new PowerOperationVm.Command(id, op), id, async, m, session, signals, time, ct);
             }).Requires(PowerOperations.TaskName(op), Role.VmOperator);
         }

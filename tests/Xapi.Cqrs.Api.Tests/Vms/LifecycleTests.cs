@@ -337,7 +337,7 @@ public sealed class LifecycleTests(LifecycleServer server) : IClassFixture<Lifec
     }
 
     [Fact]
-    public async Task A_malformed_body_is_a_bad_request_and_writes_nothing()
+    public async Task A_malformed_body_or_an_unknown_field_is_a_bad_request_and_writes_nothing()
     {
         using var client = server.Client();
         var pool = await Pool.CreateAsync(client, ct);
@@ -352,6 +352,13 @@ public sealed class LifecycleTests(LifecycleServer server) : IClassFixture<Lifec
 
         using var wrongType = new StringContent("{\"paused\": \"yes\"}", System.Text.Encoding.UTF8, "application/json");
         await (await client.PostAsync($"/api/vms/{vm.Id}/start", wrongType, ct)).ShouldBeProblemWithCode(HttpStatusCode.BadRequest, "INVALID_VALUE");
+        (await (await client.PostAsJsonAsync($"/api/vms/{vm.Id}/start", new { paused = false, turbo = true }, ct))
+            .ShouldBeProblemWithCode(HttpStatusCode.BadRequest, "INVALID_VALUE")).Params().ShouldBe(["turbo", "unknown field"]);
+        foreach (var call in new[] { "pause", "hard-shutdown", "destroy" })
+        {
+            (await (await client.PostAsJsonAsync($"/api/vms/{vm.Id}/{call}", new { force = true }, ct))
+                .ShouldBeProblemWithCode(HttpStatusCode.BadRequest, "INVALID_VALUE")).Params().ShouldBe(["force", "this call takes no parameters"]);
+        }
         (await pool.VmRecordAsync(vm.Id)).GetProperty("version").GetInt64().ShouldBe(version);
     }
 
