@@ -40,8 +40,32 @@ public static class VmEndpoints
             m.Send(new GetVm.Query(id, minVersion), ct)).Requires("VM.get_record", Role.ReadOnly);
         vms.MapGet("/{id:guid}/metrics", (Guid id, IMediator m, CancellationToken ct) =>
             m.Send(new GetVm.Metrics(id), ct)).Requires("VM_metrics.get_record", Role.ReadOnly);
-        vms.MapGet("/{id:guid}/history", (Guid id, IMediator m, CancellationToken ct) => m.Send(new History.Query(id), ct))
-            .Requires("VM.get_history", Role.ReadOnly);
+        vms.MapGet("/{id:guid}/history", async (Guid id, long? after, int? limit, string? type, DateTimeOffset? from, DateTimeOffset? to, string? format,
+                HttpContext http, IMediator m, CancellationToken ct) =>
+        {
+            var ndjson = format == "ndjson" || http.Request.Headers.Accept.Any(a => a?.Contains("application/x-ndjson", StringComparison.OrdinalIgnoreCase) == true);
+            var page = await m.Send(new History.Query(id, after, limit, type, from, to, All: ndjson), ct);
+            if (ndjson)
+            {
+                // For auditors' tools: the whole history, one event a line, no paging.
+                http.Response.ContentType = "application/x-ndjson";
+                foreach (var entry in page.Entries)
+                {
+                    await http.Response.WriteAsync(System.Text.Json.JsonSerializer.Serialize(entry, System.Text.Json.JsonSerializerOptions.Web) + "\n", ct);
+                }
+
+                return Results.Empty;
+            }
+
+            if (page.Next is { } next)
+            {
+                var query = System.Web.HttpUtility.ParseQueryString(http.Request.QueryString.Value ?? "");
+                query["after"] = next.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                http.Response.Headers.Link = $"<{http.Request.Path}?{query}>; rel=\"next\"";
+            }
+
+            return Results.Ok(page.Entries);
+        }).Requires("VM.get_history", Role.ReadOnly);
 
         var vm = app.MapGroup("/api/vms/{id:guid}");
         vm.MapPost("/start", async (Guid id, HttpRequest request, bool? async, bool? dryRun, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
