@@ -52,6 +52,7 @@ public sealed class Pool
     private readonly HttpClient client;
     private readonly CancellationToken ct;
     private readonly string tag = Guid.NewGuid().ToString("N")[..6];
+    private readonly Lock gate = new();
     private int counter;
 
     private Pool(HttpClient client, CancellationToken ct)
@@ -92,8 +93,11 @@ public sealed class Pool
             nameLabel = name, memoryTotal, memoryOverhead, cpuCount, hvmCapable,
             networks = networks ?? [Network], srs = srs ?? [Sr],
         });
-        Hosts.Add(id);
-        HostNames[id] = name;
+        lock (gate)
+        {
+            Hosts.Add(id);
+            HostNames[id] = name;
+        }
         return id;
     }
 
@@ -132,7 +136,10 @@ public sealed class Pool
             vm.Vifs.Add(await PostAsync($"/api/vms/{id}/vifs", new { networkId = spec.VifNetwork ?? Network, device = i.ToString(System.Globalization.CultureInfo.InvariantCulture) }));
         }
 
-        Vms.Add(vm);
+        lock (gate)
+        {
+            Vms.Add(vm); // VMs may be created concurrently (Task.WhenAll)
+        }
         return vm;
     }
 
@@ -190,7 +197,11 @@ public sealed class Pool
     private async Task<Guid> PostAsync(string path, object body)
     {
         var id = await (await client.Post(path, body)).CreatedId();
-        AllIds.Add(id);
+        lock (gate)
+        {
+            AllIds.Add(id);
+        }
+
         return id;
     }
 }
