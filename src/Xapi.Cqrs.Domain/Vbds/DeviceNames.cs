@@ -70,6 +70,13 @@ public static class DeviceNames
         return "xvd" + letters;
     }
 
+    /// <summary>
+    /// The name a guest's disk at this position has, as xenopsd gives it and xapi stores in VBD.device: an HVM guest's
+    /// first four positions are IDE (hda–hdd); any other, and every PV or PVH disk, is xvd (<see cref="XvdName"/>).
+    /// </summary>
+    public static string GuestName(int position, bool hvm) =>
+        hvm && position < 4 ? "hd" + (char)('a' + position) : XvdName(position);
+
     /// <summary>The xenstore device id of a position (xvda = 51712 = 202 &lt;&lt; 8; beyond 15, the extended scheme).</summary>
     public static int XenstoreDevid(int position) =>
         position < 16 ? (202 << 8) | (position << 4) : (1 << 28) | (position << 8);

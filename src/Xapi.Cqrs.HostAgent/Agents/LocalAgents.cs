@@ -333,7 +333,8 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
         await using var scope = scopes.CreateAsyncScope();
         var session = scope.ServiceProvider.GetRequiredService<IQuerySession>();
         var hosts = (await session.Query<Host>().ToListAsync(ct)).ToDictionary(h => h.Id);
-        foreach (var vm in await session.Query<Vm>().Where(v => v.ScheduledToBeResidentOn != null || v.ResidentOn != null).ToListAsync(ct))
+        var placed = await session.Query<Vm>().Where(v => v.ScheduledToBeResidentOn != null || v.ResidentOn != null).ToListAsync(ct);
+        foreach (var vm in placed)
         {
             var hostId = vm.ScheduledToBeResidentOn ?? vm.ResidentOn!.Value;
             if (!hosts.TryGetValue(hostId, out var host) || HypervisorFor(host) is not { } hypervisor)
@@ -381,8 +382,7 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
         await ReconcileDevicesAsync(session, hosts, ct);
 
         // Domains no VM record accounts for (a start undone, a shutdown recorded, before this process died).
-        var accounted = (await session.Query<Vm>().Where(v => v.ScheduledToBeResidentOn != null || v.ResidentOn != null).ToListAsync(ct))
-            .ToDictionary(v => v.Id, v => (v.ScheduledToBeResidentOn ?? v.ResidentOn)!.Value);
+        var accounted = placed.ToDictionary(v => v.Id, v => (v.ScheduledToBeResidentOn ?? v.ResidentOn)!.Value);
         foreach (var host in hosts.Values)
         {
             if (HypervisorFor(host) is not { } hypervisor)
@@ -441,9 +441,10 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
         await using var scope = scopes.CreateAsyncScope();
         var session = scope.ServiceProvider.GetRequiredService<IQuerySession>();
         var now = time.GetUtcNow();
-        var open = await session.Query<Projections.Operations.OpenOperation>().Where(o => o.ObjectClass == ObjectClass.Vm).ToListAsync(ct);
         // The sweep's period is the grace: a sequence that ends itself at its deadline (a clean shutdown's wait) reports first.
-        foreach (var o in open.Where(o => o.Since + settings.Deadlines.For(o.Operation) + settings.DeadlineSweep < now))
+        var overdue = (await session.Query<Projections.Operations.OpenOperation>().ToListAsync(ct))
+            .Where(o => o.Since + settings.Deadlines.For(o.Operation) + settings.DeadlineSweep < now).ToList();
+        foreach (var o in overdue.Where(o => o.ObjectClass == ObjectClass.Vm))
         {
             var vm = await session.LoadAsync<Vm>(o.ObjectId, ct);
             if (vm is null || (vm.ScheduledToBeResidentOn ?? vm.ResidentOn) is not { } hostId || await AgentFor(hostId, session) is null)
@@ -459,16 +460,13 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
             Dispatch(new AgentWork.Abandon(vm.Id, o.TaskId, hostId, settings.Deadlines.For(o.Operation)));
         }
 
-        await SweepDeviceDeadlinesAsync(session, now, ct);
+        await SweepDeviceDeadlinesAsync(session, overdue, ct);
     }
 
     /// <summary>Device plugs and unplugs open past their deadline on a host this process drives: stopped, then finished or rolled back.</summary>
-    private async Task SweepDeviceDeadlinesAsync(IQuerySession session, DateTimeOffset now, CancellationToken ct)
+    private async Task SweepDeviceDeadlinesAsync(IQuerySession session, IEnumerable<Projections.Operations.OpenOperation> overdue, CancellationToken ct)
     {
-        var open = await session.Query<Projections.Operations.OpenOperation>()
-            .Where(o => (o.ObjectClass == ObjectClass.Vbd || o.ObjectClass == ObjectClass.Vif) && (o.Operation == "plug" || o.Operation == "unplug"))
-            .ToListAsync(ct);
-        foreach (var o in open.Where(o => o.Since + settings.Deadlines.For(o.Operation) + settings.DeadlineSweep < now))
+        foreach (var o in overdue.Where(o => o.ObjectClass is ObjectClass.Vbd or ObjectClass.Vif && o.Operation is "plug" or "unplug"))
         {
             var vmId = o.ObjectClass == ObjectClass.Vbd
                 ? (await session.LoadAsync<Domain.Vbds.Vbd>(o.ObjectId, ct))?.VmId

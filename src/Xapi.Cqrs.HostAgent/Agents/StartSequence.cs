@@ -94,9 +94,7 @@ public sealed class StartSequence(IHypervisor hypervisor, IQuerySession session,
             .Where(p => p.TaskId == work.TaskId).ToDictionary(p => p.VbdId, p => p.Device);
         var vbds = await session.LoadManyAsync<Vbd>(ct, domain.Vbds);
         var plugged = vbds.ToDictionary(v => v.Id, v => named.TryGetValue(v.Id, out var device) ? device
-            : DeviceNames.Position(v.Userdevice, controlDomain: true) is { } position && vm.DomainType == DomainType.Hvm && position < 4
-                ? "hd" + (char)('a' + position)
-                : DeviceNames.XvdName(DeviceNames.Position(v.Userdevice, controlDomain: true) ?? 0));
+            : DeviceNames.GuestName(DeviceNames.Position(v.Userdevice, controlDomain: true) ?? 0, vm.DomainType == DomainType.Hvm));
         if (!work.Paused && domain.State == DomainStates.Paused)
         {
             await hypervisor.UnpauseAsync(vm.Id, ct); // the restart came between the marker's removal and the unpause

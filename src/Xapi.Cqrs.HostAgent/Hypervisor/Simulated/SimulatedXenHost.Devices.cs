@@ -127,9 +127,8 @@ public sealed partial class SimulatedXenHost
     /// extended scheme (<see cref="DeviceNames.XenstoreDevid"/>).
     /// </summary>
     private static (int Devid, string Name) DiskNumber(DomainType type, int position) =>
-        type == DomainType.Hvm && position < IdeDevids.Length
-            ? (IdeDevids[position], "hd" + (char)('a' + position))
-            : (DeviceNames.XenstoreDevid(position), DeviceNames.XvdName(position));
+        (type == DomainType.Hvm && position < IdeDevids.Length ? IdeDevids[position] : DeviceNames.XenstoreDevid(position),
+            DeviceNames.GuestName(position, type == DomainType.Hvm));
 
     /// <summary>The domain, if devices may be plugged into it (not once it has shut down).</summary>
     private SimDomain GetPluggableLocked(Guid vmId)
