@@ -1,5 +1,6 @@
 using System.Text.Json;
 using FluentValidation;
+using JasperFx.Events;
 using Marten;
 using MediatR;
 using Xapi.Cqrs.Application.Pipeline;
@@ -47,31 +48,8 @@ public static class History
         public async Task<Page> Handle(Query q, CancellationToken ct)
         {
             var vm = await session.GetAsync<Vm>(q.VmId, ObjectClass.Vm, ct);
-
-            // Every device the VM ever had and every host it was ever placed on, from its own stream: a destroyed VBD or
-            // VIF has left the VM's state, not its history.
-            var own = (await session.Events.FetchStreamAsync(vm.Id, token: ct)).Select(e => e.Data).ToList();
-            var devices = own.Select(e => e switch
-            {
-                VbdAdded a => a.VbdId,
-                VifAdded a => a.VifId,
-                _ => Guid.Empty,
-            }).Where(id => id != Guid.Empty).Distinct().ToList();
-            var hosts = own.OfType<ScheduledToBeResidentOnSet>().Select(s => s.HostId).Distinct().ToArray();
-            var objects = devices.Append(vm.Id).ToArray();
-            var tasks = await session.Query<XapiTask>().Where(t => t.ObjectId.IsOneOf(objects)).Select(t => t.Id).ToListAsync(ct);
-            var streams = objects.Concat(tasks).ToArray();
-
-            // The events of the hosts it was placed on that are about this VM, found by the VM id in their data. The stream
-            // index narrows the search to those hosts' events; other hosts' history is never read.
-            var schema = session.DocumentStore.Options.Events.DatabaseSchemaName;
-            var hostSeqs = hosts.Length == 0 ? [] : (await session.QueryAsync<long>(
-                $"select seq_id from {schema}.mt_events where stream_id = any(?) and type = any(?) and data ->> 'vmId' = ? and seq_id > ?",
-                ct, hosts, HostEventsOfAVm, vm.Id.ToString(), q.After ?? 0)).ToArray();
-
             var after = q.After ?? 0;
-            var events = session.Events.QueryAllRawEvents()
-                .Where(e => (e.StreamId.IsOneOf(streams) || e.Sequence.IsOneOf(hostSeqs)) && e.Sequence > after);
+            var events = await EventsOfAsync(session, vm, after, ct);
             if (q.Type is { Length: > 0 } type)
             {
                 events = events.Where(e => e.EventTypeName == type);
@@ -95,10 +73,46 @@ public static class History
                 e.Version,
                 e.EventTypeName,
                 e.Timestamp,
-                e.Headers?.TryGetValue(ActorSessionFactory.ActorHeader, out var actor) == true ? actor?.ToString() : null,
+                ActorOf(e),
                 e.CorrelationId,
                 JsonSerializer.SerializeToElement(e.Data, e.Data.GetType(), JsonSerializerOptions.Web))).ToList();
             return new Page(page, found.Count > limit ? page[^1].Seq : null);
         }
     }
+
+    /// <summary>
+    /// The events of <paramref name="vm"/>'s history after sequence <paramref name="after"/>, as a query the caller narrows,
+    /// orders and pages: the VM's own stream, the streams of every VBD and VIF it ever had (a destroyed device has left the
+    /// VM's state, not its history), of the tasks about them, and the reservation and residency events of the hosts it
+    /// was placed on that are about it. Shared by the history listing and explain.
+    /// </summary>
+    public static async Task<IQueryable<IEvent>> EventsOfAsync(IQuerySession session, Vm vm, long after, CancellationToken ct)
+    {
+        // Every device the VM ever had and every host it was ever placed on, from its own stream.
+        var own = (await session.Events.FetchStreamAsync(vm.Id, token: ct)).Select(e => e.Data).ToList();
+        var devices = own.Select(e => e switch
+        {
+            VbdAdded a => a.VbdId,
+            VifAdded a => a.VifId,
+            _ => Guid.Empty,
+        }).Where(id => id != Guid.Empty).Distinct().ToList();
+        var hosts = own.OfType<ScheduledToBeResidentOnSet>().Select(s => s.HostId).Distinct().ToArray();
+        var objects = devices.Append(vm.Id).ToArray();
+        var tasks = await session.Query<XapiTask>().Where(t => t.ObjectId.IsOneOf(objects)).Select(t => t.Id).ToListAsync(ct);
+        var streams = objects.Concat(tasks).ToArray();
+
+        // The events of the hosts it was placed on that are about this VM, found by the VM id in their data. The stream
+        // index narrows the search to those hosts' events; other hosts' history is never read.
+        var schema = session.DocumentStore.Options.Events.DatabaseSchemaName;
+        var hostSeqs = hosts.Length == 0 ? [] : (await session.QueryAsync<long>(
+            $"select seq_id from {schema}.mt_events where stream_id = any(?) and type = any(?) and data ->> 'vmId' = ? and seq_id > ?",
+            ct, hosts, HostEventsOfAVm, vm.Id.ToString(), after)).ToArray();
+
+        return session.Events.QueryAllRawEvents()
+            .Where(e => (e.StreamId.IsOneOf(streams) || e.Sequence.IsOneOf(hostSeqs)) && e.Sequence > after);
+    }
+
+    /// <summary>Who caused the event: the token subject stamped in its "actor" header (null if none).</summary>
+    public static string? ActorOf(IEvent e) =>
+        e.Headers?.TryGetValue(ActorSessionFactory.ActorHeader, out var actor) == true ? actor?.ToString() : null;
 }
