@@ -43,6 +43,17 @@ public static class History
         }
     }
 
+    /// <summary>One stored event as the history shows it: with who caused it (the actor header) and its correlation id.</summary>
+    public static Entry EntryOf(IEvent e) => new(
+        e.Sequence,
+        e.StreamId,
+        e.Version,
+        e.EventTypeName,
+        e.Timestamp,
+        ActorOf(e),
+        e.CorrelationId,
+        JsonSerializer.SerializeToElement(e.Data, e.Data.GetType(), JsonSerializerOptions.Web));
+
     public sealed class Handler(IQuerySession session) : IRequestHandler<Query, Page>
     {
         public async Task<Page> Handle(Query q, CancellationToken ct)
@@ -67,15 +78,7 @@ public static class History
 
             var limit = q.All ? int.MaxValue : q.Limit ?? DefaultLimit;
             var found = await events.OrderBy(e => e.Sequence).Take(q.All ? int.MaxValue : limit + 1).ToListAsync(ct);
-            var page = found.Take(limit).Select(e => new Entry(
-                e.Sequence,
-                e.StreamId,
-                e.Version,
-                e.EventTypeName,
-                e.Timestamp,
-                ActorOf(e),
-                e.CorrelationId,
-                JsonSerializer.SerializeToElement(e.Data, e.Data.GetType(), JsonSerializerOptions.Web))).ToList();
+            var page = found.Take(limit).Select(EntryOf).ToList();
             return new Page(page, found.Count > limit ? page[^1].Seq : null);
         }
     }

@@ -6,9 +6,10 @@ using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using Shouldly;
 using Xapi.Cqrs.Api.Tests.Fixtures;
+using Xapi.Cqrs.Api.Tests.Vms;
 using Xapi.Cqrs.Domain.Vms;
 
-namespace Xapi.Cqrs.Api.Tests.Vms;
+namespace Xapi.Cqrs.Api.Tests.History;
 
 /// <summary>
 /// GET /api/vms/{id}/history/explain (API.md "Audit replay"): each start as a story — who asked, the candidates with
