@@ -58,7 +58,7 @@ public sealed class ExplainTests(XapiServer server) : IClassFixture<XapiServer>
         (await pool.GetAsync($"/api/tasks/{taskId}")).GetProperty("status").GetString().ShouldBe("success");
 
         // the hosts considered, with their category values (other tests' hosts share the service: they cannot see the
-        // VM's network, so any of them that was drawn is refused with VM_REQUIRES_NETWORK)
+        // SR of the VM's disk, checked before its network, so any of them that was drawn is refused with VM_REQUIRES_SR)
         story.GetProperty("seed").ValueKind.ShouldBe(JsonValueKind.Number);
         story.GetProperty("memoryRequired").GetInt64().ShouldBeGreaterThan(512 * Pool.MiB, "dynamic_min and the overhead");
         story.GetProperty("category").GetString().ShouldBe("definite");
@@ -76,8 +76,8 @@ public sealed class ExplainTests(XapiServer server) : IClassFixture<XapiServer>
         candidates[hosts[0]].GetProperty("value").GetInt64().ShouldBeGreaterThan(candidates[hosts[1]].GetProperty("value").GetInt64());
         foreach (var other in candidates.Values.Where(c => c.GetProperty("refused").ValueKind != JsonValueKind.Null))
         {
-            other.GetProperty("refused").GetProperty("code").GetString().ShouldBe("VM_REQUIRES_NETWORK");
-            Strings(other.GetProperty("refused").GetProperty("params")).ShouldBe([vm.Id.ToString(), pool.Network.ToString()]);
+            other.GetProperty("refused").GetProperty("code").GetString().ShouldBe("VM_REQUIRES_SR");
+            Strings(other.GetProperty("refused").GetProperty("params")).ShouldBe([vm.Id.ToString(), pool.Sr.ToString()]);
         }
 
         // the draw and the host chosen, the one the VM runs on
