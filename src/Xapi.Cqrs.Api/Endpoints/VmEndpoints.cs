@@ -65,6 +65,8 @@ public static class VmEndpoints
 
             return Answers.Page(http, page);
         }).Requires("VM.get_history", Role.ReadOnly);
+        vms.MapGet("/{id:guid}/history/explain", (Guid id, IMediator m, CancellationToken ct) =>
+            m.Send(new ExplainHistory.Query(id), ct)).Requires("VM.get_history_explain", Role.ReadOnly);
 
         var vm = app.MapGroup("/api/vms/{id:guid}");
         vm.MapPost("/start", async (Guid id, HttpRequest request, bool? async, bool? dryRun, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>

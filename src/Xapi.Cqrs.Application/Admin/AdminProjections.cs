@@ -190,7 +190,9 @@ public static class AdminProjections
             session.CorrelationId = who.CorrelationId;
             session.CausationId = who.CausationId;
             session.SetHeader(ActorSessionFactory.ActorHeader, who.Subject);
-            session.Events.Append(taskId, e);
+            // Locked, and appended at the version locked: in Quick append mode that is what gives the task's read model its version.
+            var versions = await session.LockAsync(null, CancellationToken.None, (Domain.Streams.StreamKind.Task, [taskId]));
+            session.Events.Append(taskId, e).ExpectedVersionOnServer = versions[taskId];
             await session.SaveChangesAsync(CancellationToken.None);
         }
 

@@ -59,19 +59,10 @@ public static class PreviewStart
             return new Preview(placement.HostId, placement.Seed, placement.Category, placement.MemoryRequired,
                 [.. placement.Candidates.Select(c =>
                 {
-                    var (category, value) = CategoryOf(c);
+                    var (category, value) = PlacementCategories.Of(c);
                     return new Candidate(c.HostId, c.NameLabel, category, value,
                         c.FailedCheck is { } code ? new Refusal(code, [.. c.FailedParams]) : null);
                 })]);
         }
-
-        /// <summary>The first category (§4.4: affinity, definite, probable, possible) the host is inside of (value ≥ 0).</summary>
-        private static (string? Category, long? Value) CategoryOf(Domain.Vms.HostCandidate c) =>
-            new (string Name, long? Value)[]
-                {
-                    (PlacementCategories.Affinity, c.Affinity), (PlacementCategories.Definite, c.Definite),
-                    (PlacementCategories.Probable, c.Probable), (PlacementCategories.Possible, c.Possible),
-                }
-                .Where(x => x.Value >= 0).Select(x => ((string?)x.Name, x.Value)).FirstOrDefault();
     }
 }

@@ -14,14 +14,13 @@ namespace Xapi.Cqrs.Domain.Placement;
 /// </summary>
 public static class HostPlacement
 {
-    private sealed record Summary(HostSnapshot Host, long Available, long Definite, long Probable, long Possible, long? Affinity);
-
-    private static readonly (string Name, Func<Summary, long> Value)[] Categories =
+    /// <summary>The categories of §4.4 in the order they are tried, each with a host's value in it (&lt; 0, or not recorded: outside).</summary>
+    private static readonly (string Name, Func<HostCandidate, long> Value)[] Categories =
     [
-        (PlacementCategories.Affinity, s => s.Affinity ?? -1),
-        (PlacementCategories.Definite, s => s.Definite),
-        (PlacementCategories.Probable, s => s.Probable),
-        (PlacementCategories.Possible, s => s.Possible),
+        (PlacementCategories.Affinity, c => c.Affinity ?? -1),
+        (PlacementCategories.Definite, c => c.Definite ?? -1),
+        (PlacementCategories.Probable, c => c.Probable ?? -1),
+        (PlacementCategories.Possible, c => c.Possible ?? -1),
     ];
 
     /// <summary>
@@ -59,16 +58,52 @@ public static class HostPlacement
     {
         var vm = request.Vm;
         Guid? affinityHost = vm.Affinity is Guid a && hosts.Any(h => h.Id == a) ? a : null;
-        var summaries = hosts.Select(h => Summarise(h, vm, request.CoordinatorBias, affinityHost)).ToList();
+        var standings = hosts.Select(h => Summarise(h, vm, request.CoordinatorBias, affinityHost)).ToList();
+        var byId = new Dictionary<Guid, HostSnapshot>();
+        foreach (var host in hosts)
+        {
+            byId.TryAdd(host.Id, host);
+        }
+
+        var selection = Select(standings, (host, checkMemory) => HostChecks.VmCanRunOnHost(request, byId[host], checkMemory),
+            random, request.CheckMemory, deterministic);
+        if (selection is not { HostId: { } chosen, Category: { } category })
+        {
+            throw new XapiException(ErrorCodes.NoHostsAvailable);
+        }
+
+        var candidates = standings.Select(c => selection.Failures.TryGetValue(c.HostId, out var failed)
+            ? c with { FailedCheck = failed.Code, FailedParams = [.. failed.Params] }
+            : c);
+        return new PlacementResult(chosen, category, selection.MemoryChecked, seed, [.. candidates], selection.Draws,
+            MemoryModel.StartMemoryRequired(vm));
+    }
+
+    /// <summary>
+    /// §4.4 selection (<c>select_host_from_summary</c>, <c>select_host_from_category</c>) and §4.2 step 4, over hosts
+    /// whose category values are already known: what <see cref="ChooseHost"/> runs on the values it computes, and what
+    /// <see cref="PlacementReplay"/> runs on the values a <see cref="HostChosen"/> recorded. In each category in turn
+    /// (affinity, definite, probable, possible; a value &lt; 0 or null is outside), the hosts inside are sorted by value
+    /// descending, ties by host id; each draw takes r = <paramref name="random"/>.NextDouble() (0 when
+    /// <paramref name="deterministic"/>), index ⌊n·r²⌋, and asks <paramref name="validate"/> (host, check memory) for
+    /// the first failed check (null = the host takes the VM); a failing host is removed and the next draw made. An
+    /// exhausted category hands on only the hosts that were outside it. With <paramref name="checkMemory"/>, a first
+    /// pass that finds nothing is repeated over every host with the memory check off.
+    /// </summary>
+    /// <returns>The host and its category (both null: no host), whether the memory check was on when it was found,
+    /// every draw, and each refused host's last failed check.</returns>
+    public static PlacementSelection Select(IReadOnlyList<HostCandidate> candidates, Func<Guid, bool, XapiException?> validate,
+        Random random, bool checkMemory, bool deterministic = false)
+    {
         var failures = new Dictionary<Guid, XapiException>();
         var draws = ImmutableArray.CreateBuilder<PlacementDraw>();
 
-        (Summary Host, string Category)? Pass(bool checkMemory)
+        (Guid Host, string Category)? Pass(bool memory)
         {
-            var pool = summaries;
+            IReadOnlyList<HostCandidate> pool = candidates;
             foreach (var (name, value) in Categories)
             {
-                var within = pool.Where(s => value(s) >= 0).OrderByDescending(value).ThenBy(s => s.Host.Id).ToList();
+                var within = pool.Where(c => value(c) >= 0).OrderByDescending(value).ThenBy(c => c.HostId).ToList();
                 while (within.Count > 0)
                 {
                     var r = deterministic ? 0.0 : random.NextDouble();
@@ -79,45 +114,32 @@ public static class HostPlacement
 
                     var index = (int)(within.Count * (r * r));
                     var candidate = within[index];
-                    var error = HostChecks.VmCanRunOnHost(request, candidate.Host, checkMemory);
-                    draws.Add(new PlacementDraw(name, checkMemory, within.Count, r, index, candidate.Host.Id, error is null));
+                    var error = validate(candidate.HostId, memory);
+                    draws.Add(new PlacementDraw(name, memory, within.Count, r, index, candidate.HostId, error is null));
                     if (error is null)
                     {
-                        return (candidate, name);
+                        return (candidate.HostId, name);
                     }
 
-                    failures[candidate.Host.Id] = error;
+                    failures[candidate.HostId] = error;
                     within.RemoveAt(index);
                 }
 
-                pool = [.. pool.Where(s => value(s) < 0)];
+                pool = [.. pool.Where(c => value(c) < 0)];
             }
 
             return null;
         }
 
-        var memoryChecked = request.CheckMemory;
+        var memoryChecked = checkMemory;
         var chosen = Pass(memoryChecked);
         if (chosen is null && memoryChecked)
         {
             memoryChecked = false;
-            chosen = Pass(checkMemory: false);
+            chosen = Pass(memory: false);
         }
 
-        if (chosen is not { } choice)
-        {
-            throw new XapiException(ErrorCodes.NoHostsAvailable);
-        }
-
-        var candidates = summaries.Select(s =>
-        {
-            var failed = failures.GetValueOrDefault(s.Host.Id);
-            return new HostCandidate(s.Host.Id, s.Host.Host.NameLabel, s.Available, s.Definite, s.Probable, s.Possible, s.Affinity,
-                failed?.Code, failed is null ? [] : [.. failed.Params]);
-        });
-
-        return new PlacementResult(choice.Host.Host.Id, choice.Category, memoryChecked, seed, [.. candidates], draws.ToImmutable(),
-            MemoryModel.StartMemoryRequired(vm));
+        return new PlacementSelection(chosen?.Host, chosen?.Category, memoryChecked, draws.ToImmutable(), failures.ToImmutableDictionary());
     }
 
     /// <summary>
@@ -132,7 +154,7 @@ public static class HostPlacement
         ?? (host.Host.IsEvacuating ? new XapiException(ErrorCodes.HostEvacuateInProgress, host.Id.ToString()) : null)
         ?? HostChecks.CanBootHere(request, host);
 
-    private static Summary Summarise(HostSnapshot snapshot, Vm vm, bool coordinatorBias, Guid? affinityHost)
+    private static HostCandidate Summarise(HostSnapshot snapshot, Vm vm, bool coordinatorBias, Guid? affinityHost)
     {
         var host = snapshot.Host;
         var guests = host.Resident.Where(kv => kv.Key != vm.Id).Select(kv => kv.Value)
@@ -150,6 +172,7 @@ public static class HostPlacement
             : available < dynamicMin ? -1
             : (long)((Int128)1000 * (available - dynamicMin) / (dynamicMax - dynamicMin));
         long? affinity = affinityHost is null ? null : host.Id == affinityHost ? possible : -1;
-        return new Summary(snapshot, available, Biased(available - staticMax), Biased(available - dynamicMax), possible, affinity);
+        return new HostCandidate(host.Id, host.NameLabel, available, Biased(available - staticMax), Biased(available - dynamicMax), possible, affinity,
+            null, []);
     }
 }

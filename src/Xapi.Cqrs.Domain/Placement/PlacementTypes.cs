@@ -61,6 +61,17 @@ public sealed record PlacementResult(
         new(taskId, HostId, operation.ToWire(), Seed, Category, Candidates, Draws, MemoryRequired);
 }
 
+/// <summary>
+/// The outcome of <see cref="HostPlacement.Select"/>: the host and the category it came from (both null when no host
+/// validated), whether the memory check was on when it was found, every draw, and each refused host's last failed check.
+/// </summary>
+public sealed record PlacementSelection(
+    Guid? HostId,
+    string? Category,
+    bool MemoryChecked,
+    ImmutableArray<PlacementDraw> Draws,
+    ImmutableDictionary<Guid, XapiException> Failures);
+
 /// <summary>The placement categories of §4.4, in the order they are tried.</summary>
 public static class PlacementCategories
 {
@@ -68,4 +79,12 @@ public static class PlacementCategories
     public const string Definite = "definite";
     public const string Probable = "probable";
     public const string Possible = "possible";
+
+    /// <summary>The first category (affinity, definite, probable, possible) the candidate is inside of (value ≥ 0), with its value; nulls if none.</summary>
+    public static (string? Category, long? Value) Of(HostCandidate candidate) =>
+        new (string Name, long? Value)[]
+            {
+                (Affinity, candidate.Affinity), (Definite, candidate.Definite), (Probable, candidate.Probable), (Possible, candidate.Possible),
+            }
+            .Where(x => x.Value >= 0).Select(x => ((string?)x.Name, x.Value)).FirstOrDefault();
 }

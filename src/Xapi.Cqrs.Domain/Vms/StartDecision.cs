@@ -171,7 +171,7 @@ public sealed record StartDecision(StartRequest Request, Changes Changes, PoolVi
             throw refused;
         }
 
-        return new PlacementResult(target, "start_on", true, request.Seed, [], [], MemoryModel.StartMemoryRequired(placement.Vm));
+        return new PlacementResult(target, PlacementReplay.StartOn, true, request.Seed, [], [], MemoryModel.StartMemoryRequired(placement.Vm));
     }
 
     /// <summary>§3.1 step 7: xapi's generic BIOS strings, stored when the VM has none.</summary>

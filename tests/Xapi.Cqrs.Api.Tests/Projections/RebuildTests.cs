@@ -97,6 +97,7 @@ public sealed class RebuildTests(XapiServer server) : IClassFixture<XapiServer>
         }
 
         task.GetProperty("status").GetString().ShouldBe("success", task.ToString());
+        task.GetProperty("version").GetInt64().ShouldBeGreaterThan(1, "a task's version grows with its events (?minVersion= depends on it)");
         return task;
     }
 
