@@ -172,7 +172,8 @@ public sealed class ApiStub : IAsyncLifetime
         app.MapPost("/api/vifs/{id}/{call}", (string id, string call) =>
             Vifs.TryGetValue(id, out var vif) ? Plug(id, call, vif, "VIF") : Problem(404, "HANDLE_INVALID", "VIF", id));
 
-        app.MapGet("/api/vms/{id}/history", (string id, string? at) =>
+        // Two pages: the first answers a Link to the second (after=41), as the real server pages by sequence.
+        app.MapGet("/api/vms/{id}/history", (string id, string? at, long? after, HttpContext http) =>
         {
             if (!Vms.ContainsKey(id))
             {
@@ -182,11 +183,14 @@ public sealed class ApiStub : IAsyncLifetime
             {
                 return Results.Json(Vm(id, "web01-as-it-was", "Halted", residentOn: null, domid: -1, vcpus: 1, dynMin: GiB, dynMax: GiB));
             }
-            return Results.Json(new object[]
+            if (after is null)
             {
-                Event(41, id, 1, "VmCreated", "2025-01-01T09:00:00Z", "alice", "corr-create"),
-                Event(57, id, 2, "StartRequested", "2025-01-01T10:30:00Z", "bob", "corr-start"),
-            });
+                http.Response.Headers.Link = $"</api/vms/{id}/history?after=41>; rel=\"next\"";
+                return Results.Json(new object[] { Event(41, id, 1, "VmCreated", "2025-01-01T09:00:00Z", "alice", "corr-create") });
+            }
+            return Results.Json(after < 57
+                ? new object[] { Event(57, id, 2, "StartRequested", "2025-01-01T10:30:00Z", "bob", "corr-start") }
+                : []);
         });
 
         await app.StartAsync(TestContext.Current.CancellationToken);
