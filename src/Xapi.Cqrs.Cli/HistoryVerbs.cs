@@ -7,6 +7,27 @@ namespace Xapi.Cqrs.Cli;
 /// <summary>Audit replay (API.md "Audit replay and projections"): a VM's timeline, its record as it was, and the story of its starts.</summary>
 internal static class HistoryVerbs
 {
+    /// <summary>What each stream of a VM's history is: "VM" for its own, "host host2", "VBD uuid", "VIF uuid" (others keep the uuid).</summary>
+    private static async Task<Dictionary<string, string>> StreamLabelsAsync(Session s, string vmId, CancellationToken ct)
+    {
+        var labels = (await s.HostNamesAsync(ct)).ToDictionary(h => h.Key, h => $"host {h.Value}");
+        if (await s.TryGetAsync<VmDevices>($"api/vms/{vmId}", ct) is { } vm)
+        {
+            foreach (var vbd in vm.Vbds ?? [])
+            {
+                labels[vbd] = $"VBD {vbd}";
+            }
+            foreach (var vif in vm.Vifs ?? [])
+            {
+                labels[vif] = $"VIF {vif}";
+            }
+        }
+        labels[vmId] = "VM";
+        return labels;
+    }
+
+    private sealed record VmDevices(IReadOnlyList<string>? Vbds, IReadOnlyList<string>? Vifs);
+
     public static void Add(CommandTree t)
     {
         var vmArg = t.Named("vm", "VM uuid or name label", "api/vms");
@@ -18,7 +39,7 @@ internal static class HistoryVerbs
             Validators = { r => { if (r.GetValueOrDefault<long?>() is < 0) { r.AddError("--version must be 0 or more"); } } },
         };
         var explain = new Option<bool>("--explain") { Description = "Tell each start of the VM as a story: who asked, the hosts weighed and refused, the choice, the steps, the outcome, and whether today's placement makes the same choice" };
-        var type = new Option<string?>("--type") { HelpName = "event type", Description = "Only events of this type (e.g. VmStartRequested)" };
+        var type = new Option<string?>("--type") { HelpName = "event type", Description = "Only events of this type (e.g. vm_created, task_succeeded)" };
         var from = CommandTree.Time("--from", "Only events at or after this time");
         var to = CommandTree.Time("--to", "Only events before this time");
         var pageSize = new Option<int?>("--page-size")
@@ -68,7 +89,9 @@ internal static class HistoryVerbs
                     query.Add($"limit={limit.ToString(CultureInfo.InvariantCulture)}");
                 }
                 var path = query.Count == 0 ? $"api/vms/{id}/history" : $"api/vms/{id}/history?{string.Join('&', query)}";
-                s.Print(await s.Client.GetAllPagesAsync<HistoryEntry>(path, ct), h => Rendering.History(s.Console, h, id));
+                var history = await s.Client.GetAllPagesAsync<HistoryEntry>(path, ct);
+                var labels = s.Json ? new Dictionary<string, string>() : await StreamLabelsAsync(s, id, ct);
+                s.Print(history, h => Rendering.History(s.Console, h, labels));
             }
         });
         command.Validators.Add(r =>

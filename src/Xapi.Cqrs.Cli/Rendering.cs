@@ -42,13 +42,13 @@ internal static class Rendering
         console.Write(table);
     }
 
-    /// <summary>The timeline: one row per event, in commit order; the VM's own stream is marked "VM", others keep their uuid.</summary>
-    public static void History(IAnsiConsole console, IReadOnlyCollection<HistoryEntry> entries, string? vmId = null)
+    /// <summary>The timeline: one row per event, in commit order, each stream by its label (the VM's own is "VM").</summary>
+    public static void History(IAnsiConsole console, IReadOnlyCollection<HistoryEntry> entries, IReadOnlyDictionary<string, string> streamLabels)
     {
         var table = new Table().AddColumns("seq", "stream", "version", "type", "at", "actor", "correlationId");
         foreach (var e in entries)
         {
-            table.AddRow(Cells(Number(e.Seq), e.Stream == vmId ? "VM" : e.Stream, Number(e.Version), e.Type,
+            table.AddRow(Cells(Number(e.Seq), streamLabels.GetValueOrDefault(e.Stream, e.Stream), Number(e.Version), e.Type,
                 Time(e.At), e.Actor ?? "-", e.CorrelationId ?? "-"));
         }
         console.Write(table);
@@ -123,7 +123,7 @@ internal static class Rendering
         foreach (var c in candidates)
         {
             table.AddRow(Cells(c.Host == chosen ? "*" : "", c.NameLabel ?? "-", c.Host, c.Category ?? "-",
-                c.Value is { } v ? $"{Bytes(v)} ({Number(v)})" : "-",
+                c.Value is { } v ? Number(v) : "-",
                 c.Refused is { } r ? $"{r.Code} [{string.Join(", ", r.Params ?? [])}]" : "-"));
         }
         console.Write(table);
