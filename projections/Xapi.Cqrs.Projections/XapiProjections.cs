@@ -9,6 +9,7 @@ using Xapi.Cqrs.Domain.Vifs;
 using Xapi.Cqrs.Domain.Vms;
 using Xapi.Cqrs.Projections.Messages;
 using Xapi.Cqrs.Projections.Operations;
+using Xapi.Cqrs.Projections.Snapshots;
 
 namespace Xapi.Cqrs.Projections;
 
@@ -46,6 +47,12 @@ public static class XapiProjections
         opts.Projections.Add(new NetworkProjection(), ProjectionLifecycle.Inline);
         opts.Projections.Add<MessageProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add<OpenOperationsProjection>(ProjectionLifecycle.Inline);
+
+        // Async: the as-of snapshots. No command reads them, so nothing waits for them; an as-of read folds from an earlier
+        // snapshot (or the stream's start) when the daemon has not written the latest yet.
+        opts.Projections.Add(new StateSnapshotProjection(), ProjectionLifecycle.Async, StateSnapshotProjection.Name);
+        opts.Schema.For<VmSnapshot>().Duplicate(x => x.StreamId).Duplicate(x => x.Version).Duplicate(x => x.At);
+        opts.Schema.For<HostSnapshot>().Duplicate(x => x.StreamId).Duplicate(x => x.Version).Duplicate(x => x.At);
 
         opts.Schema.For<Vm>().Duplicate(x => x.NameLabel);
         opts.Schema.For<Vbd>().Duplicate(x => x.VmId);
