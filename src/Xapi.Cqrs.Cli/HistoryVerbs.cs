@@ -36,7 +36,7 @@ internal static class HistoryVerbs
         {
             HelpName = "N",
             Description = "Show the VM record as it was at version N of its stream",
-            Validators = { r => { if (r.GetValueOrDefault<long?>() is < 0) { r.AddError("--version must be 0 or more"); } } },
+            Validators = { r => { if (r.GetValueOrDefault<long?>() is < 1) { r.AddError("--version must be 1 or more"); } } },
         };
         var explain = new Option<bool>("--explain") { Description = "Tell each start of the VM as a story: who asked, the hosts weighed and refused, the choice, the steps, the outcome, and whether today's placement makes the same choice" };
         var type = new Option<string?>("--type") { HelpName = "event type", Description = "Only events of this type (e.g. vm_created, task_succeeded)" };
@@ -109,13 +109,39 @@ internal static class HistoryVerbs
 
         var hostArg = t.Named("host", "Host uuid or name label", "api/hosts");
         var hostAt = CommandTree.Time("--at", "The host as it was at this ISO-8601 time (UTC unless an offset is given)");
-        hostAt.Required = true;
-        t.Define("host-history", "A host's record as it was at a past time: free memory, resident and scheduled VMs", [hostArg, hostAt], async (r, s, ct) =>
+        var hostVersion = new Option<long?>("--version")
+        {
+            HelpName = "N",
+            Description = "The host as it was at version N of its stream",
+            Validators = { r => { if (r.GetValueOrDefault<long?>() is < 1) { r.AddError("--version must be 1 or more"); } } },
+        };
+        var hostCommand = t.Define("host-history", "A host's events in commit order (every page), or its record as it was at a past time or version: free memory, resident and scheduled VMs",
+            [hostArg, hostAt, hostVersion], async (r, s, ct) =>
         {
             var id = await s.ResolveHostAsync(r.GetValue(hostArg)!, ct);
-            var when = r.GetValue(hostAt)!.Value;
-            var path = $"api/hosts/{id}/history?at={Uri.EscapeDataString(when.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture))}";
-            s.Print(await s.Client.GetAsync<JsonElement>(path, ct), h => Rendering.Record(s.Console, Program.AsObject(h)));
+            if (r.GetValue(hostAt) is { } when)
+            {
+                var path = $"api/hosts/{id}/history?at={Uri.EscapeDataString(when.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture))}";
+                s.Print(await s.Client.GetAsync<JsonElement>(path, ct), h => Rendering.Record(s.Console, Program.AsObject(h)));
+            }
+            else if (r.GetValue(hostVersion) is { } n)
+            {
+                var path = $"api/hosts/{id}/history?version={n.ToString(CultureInfo.InvariantCulture)}";
+                s.Print(await s.Client.GetAsync<JsonElement>(path, ct), h => Rendering.Record(s.Console, Program.AsObject(h)));
+            }
+            else
+            {
+                var history = await s.Client.GetAllPagesAsync<HistoryEntry>($"api/hosts/{id}/history", ct);
+                var labels = s.Json ? new Dictionary<string, string>() : new Dictionary<string, string> { [id] = "host" };
+                s.Print(history, h => Rendering.History(s.Console, h, labels));
+            }
+        });
+        hostCommand.Validators.Add(r =>
+        {
+            if (r.GetResult(hostAt) is { Implicit: false } && r.GetResult(hostVersion) is { Implicit: false })
+            {
+                r.AddError("--at and --version each name a moment: give one");
+            }
         });
     }
 }
