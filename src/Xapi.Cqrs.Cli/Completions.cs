@@ -20,6 +20,7 @@ internal static class Completions
         # or for every shell:         xapi completion bash > ~/.local/share/bash-completion/completions/xapi
         _xapi_complete() {
             local line="${COMP_LINE:0:$COMP_POINT}"
+            line="xapi${line#"${COMP_WORDS[0]}"}"   # however xapi was called (a path, say), the directive wants "xapi …"
             local IFS=$'\n'
             COMPREPLY=($(command "${COMP_WORDS[0]}" "[suggest:${#line}]" "$line" 2>/dev/null))
         }
