@@ -1,0 +1,96 @@
+using System.Text.Json;
+using Shouldly;
+using static Xapi.Cqrs.Cli.Tests.ApiStub;
+
+namespace Xapi.Cqrs.Cli.Tests;
+
+/// <summary>projections list / rebuild and task following, against the stub (canned projections and a rebuild task that moves as it is long-polled).</summary>
+public sealed class ProjectionTests(ApiStub api) : IClassFixture<ApiStub>
+{
+    private Task<CliRun> Xapi(params string[] args) => Cli.Run([.. args, "--server", api.Url, "--token", AdminToken]);
+
+    [Fact]
+    public async Task Projections_list_shows_kind_version_status_position_high_water_mark_and_lag()
+    {
+        var run = await Xapi("projections", "list");
+
+        run.ExitCode.ShouldBe(0, run.Error);
+        Cells(Row(run.Out, "│ vms ")).ShouldBe(["vms", "inline", "2", "running", "3", "3", "0"]);
+        Cells(Row(run.Out, "│ hosts ")).ShouldBe(["hosts", "async", "1", "running", "2", "3", "1"]);
+    }
+
+    [Fact]
+    public async Task Projections_rebuild_follows_the_task_by_long_polling_and_prints_counts_and_rate()
+    {
+        var run = await Xapi("projections", "rebuild", "vms");
+
+        run.ExitCode.ShouldBe(0, run.Error);
+        api.Posts.ShouldContain(p => p.Request == "POST /api/admin/projections/vms/rebuild");
+        api.Requests.ShouldContain($"GET /api/tasks/{RebuildVmsTask}?minVersion=2");
+        api.Requests.ShouldContain($"GET /api/tasks/{RebuildVmsTask}?minVersion=3");
+        run.Out.Trim().ShouldBe("vms: rebuilt 1200 documents from 36000 events in 2.4 s (15000 events/s)");
+    }
+
+    [Fact]
+    public async Task Projections_rebuild_without_a_name_rebuilds_every_projection_in_turn_and_sums_them()
+    {
+        var run = await Xapi("projections", "rebuild");
+
+        run.ExitCode.ShouldBe(0, run.Error);
+        run.Out.Trim().Split('\n').Select(l => l.Trim()).ShouldBe([
+            "vms: rebuilt 1200 documents from 36000 events in 2.4 s (15000 events/s)",
+            "hosts: rebuilt 4 documents from 400 events in 0.5 s (800 events/s)",
+            "all 2 projections: rebuilt 1204 documents from 36400 events in 2.9 s (12552 events/s)",
+        ]);
+    }
+
+    [Fact]
+    public async Task Projections_rebuild_on_a_terminal_draws_a_progress_bar_to_100_percent()
+    {
+        var run = await Cli.Run(interactive: true, "projections", "rebuild", "hosts", "--server", api.Url, "--token", AdminToken);
+
+        run.ExitCode.ShouldBe(0, run.Error);
+        run.Out.ShouldContain("rebuild hosts");
+        run.Out.ShouldContain("100%");
+        run.Out.ShouldContain("hosts: rebuilt 4 documents from 400 events in 0.5 s (800 events/s)");
+    }
+
+    [Fact]
+    public async Task Projections_rebuild_json_prints_each_result()
+    {
+        var run = await Xapi("projections", "rebuild", "vms", "--json");
+
+        run.ExitCode.ShouldBe(0, run.Error);
+        using var doc = JsonDocument.Parse(run.Out);
+        var only = doc.RootElement.EnumerateArray().Single();
+        only.GetProperty("name").GetString().ShouldBe("vms");
+        only.GetProperty("result").GetProperty("events").GetInt64().ShouldBe(36000);
+    }
+
+    [Fact]
+    public async Task Rebuilding_an_unknown_projection_prints_handle_invalid_and_exits_1()
+    {
+        var run = await Xapi("projections", "rebuild", "nosuch");
+
+        run.ExitCode.ShouldBe(1);
+        run.Error.ShouldStartWith("error: HANDLE_INVALID (HTTP 404)");
+        run.Error.ShouldContain("params: [\"projection\", \"nosuch\"]");
+    }
+
+    [Fact]
+    public async Task Task_show_watch_of_a_failed_task_prints_its_error_info_and_exits_1()
+    {
+        var run = await Xapi("task-show", FailingTask, "--watch");
+
+        run.ExitCode.ShouldBe(1);
+        run.Error.ShouldContain($"error: HOST_NOT_ENOUGH_FREE_MEMORY (task {FailingTask} failed)");
+        run.Error.ShouldContain("params: [\"2147483648\", \"1073741824\"]");
+        run.Out.ShouldMatch(@"│ status\s+│ failure");
+    }
+
+    private static string Row(string output, string marker) =>
+        output.Split('\n').Single(line => line.Contains(marker, StringComparison.Ordinal));
+
+    private static string[] Cells(string row) =>
+        [.. row.Split('│', '|').Select(c => c.Trim()).Where(c => c.Length > 0)];
+}
