@@ -220,6 +220,46 @@ public sealed class ApiStub : IAsyncLifetime
                 : []);
         });
 
+        // Explain (the lead's contract): web01 started twice: on host-a (reproduced today), then refused by memory
+        // on host-b and failed at the host (today's placement would choose otherwise).
+        app.MapGet("/api/vms/{id}/history/explain", (string id) => id != HaltedVm ? Problem(404, "HANDLE_INVALID", "VM", id) : Results.Json(new
+        {
+            vm = id,
+            starts = new object[]
+            {
+                new
+                {
+                    taskId = "5a5a0000-0000-0000-0000-000000000001", operation = "start", requestedAt = "2025-01-01T10:30:00Z",
+                    actor = new { subject = "bob", role = "vm-operator" }, correlationId = "corr-start", requestedHost = (string?)null,
+                    paused = false, seed = 42, memoryRequired = 2L * GiB + (8L << 20), category = "definite",
+                    candidates = new object[]
+                    {
+                        new { host = HostA, nameLabel = "host-a", category = "definite", value = 10L * GiB, refused = (object?)null },
+                        new { host = HostB, nameLabel = "host-b", category = (string?)null, value = (long?)null, refused = new { code = "HOST_NOT_LIVE", @params = new[] { HostB } } },
+                    },
+                    chosenHost = HostA,
+                    steps = new object[]
+                    {
+                        new { type = "domain_created", at = "2025-01-01T10:30:00.100Z", durationMs = 80.0 },
+                        new { type = "domain_unpaused", at = "2025-01-01T10:30:01.600Z", durationMs = 1500.0 },
+                    },
+                    outcome = new { status = "running", code = (string?)null, @params = Array.Empty<string>(), at = "2025-01-01T10:30:01.700Z" },
+                    replay = new { reproduced = true, host = HostA, note = (string?)null },
+                },
+                new
+                {
+                    taskId = "5a5a0000-0000-0000-0000-000000000002", operation = "start_on", requestedAt = "2025-01-02T08:00:00Z",
+                    actor = new { subject = "carol", role = "pool-admin" }, correlationId = "corr-again", requestedHost = HostB,
+                    paused = true, seed = 7, memoryRequired = 2L * GiB, category = "definite",
+                    candidates = new object[] { new { host = HostB, nameLabel = "host-b", category = "definite", value = 1L * GiB, refused = (object?)null } },
+                    chosenHost = HostB,
+                    steps = Array.Empty<object>(),
+                    outcome = new { status = "failed", code = "VM_BUILD_FAILED", @params = new[] { "create", "out of memory" }, at = "2025-01-02T08:00:00.500Z" },
+                    replay = new { reproduced = false, host = (string?)null, note = "HOST_NOT_LIVE on host-b today" },
+                },
+            },
+        }));
+
         // Projections: two read models; a rebuild's task moves 0 → 0.5 → done as the client asks for newer versions.
         app.MapGet("/api/admin/projections", () => Results.Json(Projections));
         app.MapPost("/api/admin/projections/{name}/rebuild", (string name) =>

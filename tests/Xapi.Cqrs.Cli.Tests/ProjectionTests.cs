@@ -94,3 +94,30 @@ public sealed class ProjectionTests(ApiStub api) : IClassFixture<ApiStub>
     private static string[] Cells(string row) =>
         [.. row.Split('│', '|').Select(c => c.Trim()).Where(c => c.Length > 0)];
 }
+
+/// <summary>vm-history --explain against the stub (the lead's answer shape), until the real endpoint lands.</summary>
+public sealed class ExplainTests(ApiStub api) : IClassFixture<ApiStub>
+{
+    [Fact]
+    public async Task Explain_tells_each_start_as_a_story_with_candidates_steps_outcome_and_replay()
+    {
+        var run = await Cli.Run("vm-history", "web01", "--explain", "--server", api.Url, "--token", AdminToken);
+
+        run.ExitCode.ShouldBe(0, run.Error);
+        api.Requests.ShouldContain($"GET /api/vms/{HaltedVm}/history/explain");
+        var text = run.Out;
+        text.ShouldContain($"VM web01 ({HaltedVm}): 2 starts");
+        text.ShouldContain("1. start asked at 2025-01-01T10:30:00.000Z by bob (vm-operator), correlation id corr-start, task 5a5a0000-0000-0000-0000-000000000001");
+        text.ShouldContain("asked for: any host, running");
+        text.ShouldContain("placement: needs 2.01 GiB (2155872256), category definite, draw seed 42");
+        text.ShouldContain($"HOST_NOT_LIVE [{HostB}]");
+        text.ShouldContain($"chosen: host-a ({HostA})");
+        text.ShouldMatch(@"│ domain_unpaused\s+│ 2025-01-01T10:30:01\.600Z\s+│ 1\.5 s");
+        text.ShouldContain("outcome: running at 2025-01-01T10:30:01.700Z");
+        text.ShouldContain($"replay: today's placement makes the same choice (host-a ({HostA}))");
+        text.ShouldContain($"2. start_on asked at 2025-01-02T08:00:00.000Z by carol (pool-admin)");
+        text.ShouldContain($"asked for: host host-b ({HostB}) only, paused");
+        text.ShouldContain("outcome: failed: VM_BUILD_FAILED [create, out of memory] at 2025-01-02T08:00:00.500Z");
+        text.ShouldContain("replay: NOT REPRODUCED: today's placement would choose no host: HOST_NOT_LIVE on host-b today");
+    }
+}
