@@ -22,6 +22,7 @@ public static class StoreSetup
     public static MartenServiceCollectionExtensions.MartenConfigurationExpression AddXapiStore(this IServiceCollection services, StoreSettings settings)
     {
         services.AddScoped<CommandContext>();
+        services.AddSingleton(settings);
         services.AddSingleton<CommitFeed>();
         return services.AddMarten(sp => Options(settings, sp.GetRequiredService<CommitFeed>()))
             .BuildSessionsWith<ActorSessionFactory>(ServiceLifetime.Scoped)
