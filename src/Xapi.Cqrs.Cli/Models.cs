@@ -123,10 +123,10 @@ internal sealed record ExplainStart(
 internal sealed record Explanation(string Vm, IReadOnlyList<ExplainStart> Starts);
 
 /// <summary>GET /api/admin/projections: one read model and how far it has come.</summary>
-internal sealed record Projection(string Name, string? Kind, long Position, long HighWaterMark, long Lag, string? Status, long? Version);
+internal sealed record Projection(string Name, string? Kind, long Position, long HighWaterMark, long Lag, string? Status, long? Version, long? Documents = null);
 
 /// <summary>The result of a rebuild task on success (a JSON string in the task's result).</summary>
-internal sealed record RebuildResult(long Documents, long Events, double Seconds);
+internal sealed record RebuildResult(long Documents, long Events, double Seconds, double? EventsPerSecond = null);
 
 internal sealed record Message(string Id, string Name, long Priority, string? Class, string? ObjUuid, DateTimeOffset Timestamp, string? Body);
 

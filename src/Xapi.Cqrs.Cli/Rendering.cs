@@ -131,10 +131,11 @@ internal static class Rendering
 
     public static void Projections(IAnsiConsole console, IEnumerable<Projection> projections)
     {
-        var table = new Table().AddColumns("name", "kind", "version", "status", "position", "high-water mark", "lag");
+        var table = new Table().AddColumns("name", "kind", "version", "status", "position", "high-water mark", "lag", "documents");
         foreach (var p in projections)
         {
-            table.AddRow(Cells(p.Name, p.Kind ?? "-", p.Version is { } v ? Number(v) : "-", p.Status ?? "-", Number(p.Position), Number(p.HighWaterMark), Number(p.Lag)));
+            table.AddRow(Cells(p.Name, p.Kind ?? "-", p.Version is { } v ? Number(v) : "-", p.Status ?? "-", Number(p.Position), Number(p.HighWaterMark), Number(p.Lag),
+                p.Documents is { } d ? Number(d) : "-"));
         }
         console.Write(table);
     }
@@ -145,7 +146,9 @@ internal static class Rendering
             ? $"{name}: rebuilt"
             : $"{name}: rebuilt {Number(r.Documents)} documents from {Number(r.Events)} events in " +
               string.Format(CultureInfo.InvariantCulture, "{0:0.##} s", r.Seconds) +
-              (r.Seconds > 0 ? string.Format(CultureInfo.InvariantCulture, " ({0:0} events/s)", r.Events / r.Seconds) : "");
+              ((r.EventsPerSecond ?? (r.Seconds > 0 ? r.Events / r.Seconds : null)) is { } rate
+                  ? string.Format(CultureInfo.InvariantCulture, " ({0:0} events/s)", rate)
+                  : "");
 
     public static void Messages(IAnsiConsole console, IEnumerable<Message> messages)
     {

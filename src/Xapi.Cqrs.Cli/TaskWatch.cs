@@ -5,7 +5,8 @@ namespace Xapi.Cqrs.Cli;
 
 /// <summary>
 /// Follows a task to its end by long-polling <c>GET /api/tasks/{id}?minVersion=</c> (the server answers as soon as
-/// the task has changed, or after its bounded wait with the task as it is), drawing a live progress bar on a terminal.
+/// the task has changed, or after its bounded wait with the task as it is; short polling for a task without a
+/// version), drawing a live progress bar on a terminal.
 /// A task that ends in failure or cancellation throws <see cref="TaskFailedException"/>.
 /// </summary>
 internal static class TaskWatch
@@ -47,9 +48,23 @@ internal static class TaskWatch
         return task.Status == "success" ? task : throw new TaskFailedException(task);
     }
 
-    /// <summary>The task once it has moved past the version we saw (or as it is when the server's wait ran out).</summary>
-    private static async Task<TaskView> NextAsync(Session s, string path, TaskView seen, CancellationToken ct) =>
-        (await s.Client.GetAsync<TaskView>($"{path}?minVersion={(seen.Version + 1).ToString(CultureInfo.InvariantCulture)}", ct)).Value;
+    /// <summary>How often to ask when the server does not number the task's changes (see <see cref="NextAsync"/>).</summary>
+    internal static readonly TimeSpan PollEvery = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// The task once it has moved past the version we saw (or as it is when the server's wait ran out). A task
+    /// whose version is 0 is one the server does not number (a task has at least its creation event), so
+    /// ?minVersion= could only ever wait out its bound: then ask again at a short interval instead.
+    /// </summary>
+    private static async Task<TaskView> NextAsync(Session s, string path, TaskView seen, CancellationToken ct)
+    {
+        if (seen.Version <= 0)
+        {
+            await Task.Delay(PollEvery, ct);
+            return (await s.Client.GetAsync<TaskView>(path, ct)).Value;
+        }
+        return (await s.Client.GetAsync<TaskView>($"{path}?minVersion={(seen.Version + 1).ToString(CultureInfo.InvariantCulture)}", ct)).Value;
+    }
 
     /// <summary>"start web01: building" (the step, while there is one). Escaped: a task's text is never markup.</summary>
     private static string Label(string description, TaskView task) =>

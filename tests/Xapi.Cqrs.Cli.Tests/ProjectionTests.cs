@@ -15,8 +15,8 @@ public sealed class ProjectionTests(ApiStub api) : IClassFixture<ApiStub>
         var run = await Xapi("projections", "list");
 
         run.ExitCode.ShouldBe(0, run.Error);
-        Cells(Row(run.Out, "│ vms ")).ShouldBe(["vms", "inline", "2", "running", "3", "3", "0"]);
-        Cells(Row(run.Out, "│ hosts ")).ShouldBe(["hosts", "async", "1", "running", "2", "3", "1"]);
+        Cells(Row(run.Out, "│ vms ")).ShouldBe(["vms", "inline", "2", "running", "3", "3", "0", "-"]);
+        Cells(Row(run.Out, "│ hosts ")).ShouldBe(["hosts", "async", "1", "running", "2", "3", "1", "-"]);
     }
 
     [Fact]
