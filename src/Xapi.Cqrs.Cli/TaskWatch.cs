@@ -52,13 +52,14 @@ internal static class TaskWatch
     internal static readonly TimeSpan PollEvery = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
-    /// The task once it has moved past the version we saw (or as it is when the server's wait ran out). A task
-    /// whose version is 0 is one the server does not number (a task has at least its creation event), so
-    /// ?minVersion= could only ever wait out its bound: then ask again at a short interval instead.
+    /// The task once it has moved past the version we saw (or as it is when the server's wait ran out). While the
+    /// task's version is 0 or 1, ask again at a short interval instead: a version of 0 is one the server does not
+    /// number, and the server seen here (2026-12-02) answers version 1 for a new task and 0 once it has moved, so a
+    /// ?minVersion=2 would wait out its whole bound (5 s) even though the task finished at once.
     /// </summary>
     private static async Task<TaskView> NextAsync(Session s, string path, TaskView seen, CancellationToken ct)
     {
-        if (seen.Version <= 0)
+        if (seen.Version <= 1)
         {
             await Task.Delay(PollEvery, ct);
             return (await s.Client.GetAsync<TaskView>(path, ct)).Value;

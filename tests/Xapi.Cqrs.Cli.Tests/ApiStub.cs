@@ -281,13 +281,13 @@ public sealed class ApiStub : IAsyncLifetime
             {
                 return Problem(404, "HANDLE_INVALID", "task", id);
             }
-            var version = Math.Clamp(minVersion ?? 1, 1, 3);
+            var version = Math.Clamp(minVersion ?? 2, 2, 4);
             var result = id == RebuildVmsTask ? """{"documents":1200,"events":36000,"seconds":2.4}""" : """{"documents":4,"events":400,"seconds":0.5}""";
             return Results.Json(version switch
             {
-                1 => TaskRecord(id, "projection.rebuild", 1, "pending", 0.0, null, []),
-                2 => TaskRecord(id, "projection.rebuild", 2, "pending", 0.5, null, []),
-                _ => TaskRecord(id, "projection.rebuild", 3, "success", 1.0, result, []),
+                2 => TaskRecord(id, "projection.rebuild", 2, "pending", 0.0, null, []),
+                3 => TaskRecord(id, "projection.rebuild", 3, "pending", 0.5, null, []),
+                _ => TaskRecord(id, "projection.rebuild", 4, "success", 1.0, result, []),
             });
         });
 

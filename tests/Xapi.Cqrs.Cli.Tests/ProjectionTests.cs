@@ -26,8 +26,8 @@ public sealed class ProjectionTests(ApiStub api) : IClassFixture<ApiStub>
 
         run.ExitCode.ShouldBe(0, run.Error);
         api.Posts.ShouldContain(p => p.Request == "POST /api/admin/projections/vms/rebuild");
-        api.Requests.ShouldContain($"GET /api/tasks/{RebuildVmsTask}?minVersion=2");
         api.Requests.ShouldContain($"GET /api/tasks/{RebuildVmsTask}?minVersion=3");
+        api.Requests.ShouldContain($"GET /api/tasks/{RebuildVmsTask}?minVersion=4");
         run.Out.Trim().ShouldBe("vms: rebuilt 1200 documents from 36000 events in 2.4 s (15000 events/s)");
     }
 
