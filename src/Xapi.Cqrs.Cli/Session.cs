@@ -4,18 +4,36 @@ using Spectre.Console;
 
 namespace Xapi.Cqrs.Cli;
 
+/// <summary>The exit codes, documented in --help (<see cref="Table"/>) and in the README.</summary>
 internal static class ExitCodes
 {
     public const int Ok = 0;
-    public const int Failed = 1;       // the server answered with an error (problem+json), or a name did not resolve
+    public const int Failed = 1;       // the server answered with an error (problem+json), a task failed, or a name did not resolve
     public const int Usage = 2;        // bad arguments, no token
     public const int Unreachable = 3;  // no answer from the server
     public const int Denied = 4;       // 401 / 403
-    public const int Cancelled = 130;
+    public const int Cancelled = 130;  // Ctrl+C
+
+    public static readonly (int Code, string Meaning)[] Table =
+    [
+        (Ok, "done"),
+        (Failed, "the server refused (its code and params are printed), a task failed, or a name matched no object or several"),
+        (Usage, "bad arguments or options, or no token"),
+        (Unreachable, "the server did not answer (not running, wrong --server, timeout)"),
+        (Denied, "the token was refused (401) or its role may not do this (403 RBAC_PERMISSION_DENIED)"),
+        (Cancelled, "interrupted (Ctrl+C)"),
+    ];
+}
+
+/// <summary>A task the CLI followed ended in failure: its errorInfo is [code, params…] as xapi reports it.</summary>
+internal sealed class TaskFailedException(TaskView task) : Exception($"task {task.Id} {task.Status}")
+{
+    public TaskView Task { get; } = task;
 }
 
 /// <summary>Where the CLI writes and how it reads its environment; tests pass their own so the process stays untouched.</summary>
-internal sealed record CliIo(TextWriter Out, TextWriter Error, Func<string, string?> Environment)
+/// <param name="Interactive">Draw live progress bars: null detects the terminal; tests say yes or no.</param>
+internal sealed record CliIo(TextWriter Out, TextWriter Error, Func<string, string?> Environment, bool? Interactive = null)
 {
     public static CliIo Process() => new(Console.Out, Console.Error, System.Environment.GetEnvironmentVariable);
 }
@@ -30,7 +48,7 @@ internal sealed class CliException(int exitCode, string message) : Exception(mes
 /// One command's run: a client for the chosen server and token, and where to print. <see cref="RunAsync"/> is the one
 /// place that turns every failure into a short message and an exit code.
 /// </summary>
-internal sealed record Session(XapiClient Client, IAnsiConsole Console, TextWriter Out, bool Json)
+internal sealed record Session(XapiClient Client, IAnsiConsole Console, TextWriter Out, TextWriter Error, bool Json)
 {
     private static readonly JsonSerializerOptions ParamsJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -58,6 +76,13 @@ internal sealed record Session(XapiClient Client, IAnsiConsole Console, TextWrit
 
     public Task<string> ResolveVdiAsync(string vdi, CancellationToken ct) =>
         ResolveAsync<Vdi>("api/vdis", "VDI", vdi, v => v.Id, v => v.NameLabel, ct);
+
+    public Task<string> ResolveNetworkAsync(string network, CancellationToken ct) =>
+        ResolveAsync<Network>("api/networks", "network", network, n => n.Id, n => n.NameLabel, ct);
+
+    /// <summary>Every host's name by id, to show names beside ids.</summary>
+    public async Task<IReadOnlyDictionary<string, string>> HostNamesAsync(CancellationToken ct) =>
+        (await Client.GetAsync<List<Host>>("api/hosts", ct)).Value.ToDictionary(h => h.Id, h => h.NameLabel);
 
     /// <summary>Best effort: the host's name for a message, or null.</summary>
     public async Task<string?> TryHostNameAsync(string hostId, CancellationToken ct) =>
@@ -118,12 +143,16 @@ internal sealed record Session(XapiClient Client, IAnsiConsole Console, TextWrit
         using var client = new XapiClient(server, token);
         try
         {
-            await body(new Session(client, console, io.Out, json));
+            await body(new Session(client, console, io.Out, io.Error, json));
             return ExitCodes.Ok;
         }
         catch (XapiProblemException e)
         {
             return Report(io, e.Problem);
+        }
+        catch (TaskFailedException e)
+        {
+            return ReportTask(io, e.Task);
         }
         catch (HttpRequestException e)
         {
@@ -182,6 +211,19 @@ internal sealed record Session(XapiClient Client, IAnsiConsole Console, TextWrit
             }
         }
         return Fail(io, p.Status == 403 ? ExitCodes.Denied : ExitCodes.Failed, string.Join(Environment.NewLine, lines));
+    }
+
+    /// <summary>A failed (or cancelled) task: "CODE (task uuid failed)" and its params, as for an answer's problem.</summary>
+    private static int ReportTask(CliIo io, TaskView task)
+    {
+        var info = task.ErrorInfo ?? [];
+        var code = info.Count > 0 ? info[0] : task.Status.ToUpperInvariant();
+        var lines = new List<string>
+        {
+            $"{code} (task {task.Id} {(task.Status == "failure" ? "failed" : task.Status)})",
+            $"params: [{string.Join(", ", info.Skip(1).Select(x => JsonSerializer.Serialize(x, ParamsJson)))}]",
+        };
+        return Fail(io, ExitCodes.Failed, string.Join(Environment.NewLine, lines));
     }
 
     private static int Fail(CliIo io, int exitCode, string message)

@@ -37,6 +37,33 @@ public sealed class ApiStub : IAsyncLifetime
 
     private const long GiB = 1L << 30;
 
+    public const string RebuildVmsTask = "7a7a7a7a-0000-0000-0000-000000000001";
+    public const string RebuildHostsTask = "7a7a7a7a-0000-0000-0000-000000000002";
+    public const string FailingTask = "7a7a7a7a-0000-0000-0000-00000000000f";
+
+    public static readonly (string name, string kind, long position, long highWaterMark, long lag, string status, int version)[] ProjectionRows =
+    [
+        ("vms", "inline", 3, 3, 0, "running", 2),
+        ("hosts", "async", 2, 3, 1, "running", 1),
+    ];
+
+    private static readonly object[] Projections = [.. ProjectionRows.Select(p => new { p.name, p.kind, p.position, p.highWaterMark, p.lag, p.status, p.version })];
+
+    public sealed record LogRow(long Seq, string Stream, long Version, string Type, string At, string Actor, string CorrelationId, object Data);
+
+    public static readonly LogRow[] LogEvents =
+    [
+        new(1, HaltedVm, 1, "vm_created", "2025-01-01T09:00:00Z", "alice", "corr-1", new { nameLabel = "web01" }),
+        new(2, HaltedVm, 2, "operation_added", "2025-01-01T09:00:01Z", "bob", "corr-2", new { op = "start" }),
+        new(3, HostA, 7, "host_chosen", "2025-01-01T09:00:02Z", "bob", "corr-2", new { }),
+    ];
+
+    /// <summary>The ?after= of every connection to the event stream, in order.</summary>
+    public ConcurrentQueue<long> EventConnections { get; } = new();
+
+    /// <summary>Released once per event stream answered in full.</summary>
+    public SemaphoreSlim EventStreamServed { get; } = new(0);
+
     private WebApplication? _app;
 
     public string Url { get; private set; } = "";
@@ -172,7 +199,8 @@ public sealed class ApiStub : IAsyncLifetime
         app.MapPost("/api/vifs/{id}/{call}", (string id, string call) =>
             Vifs.TryGetValue(id, out var vif) ? Plug(id, call, vif, "VIF") : Problem(404, "HANDLE_INVALID", "VIF", id));
 
-        app.MapGet("/api/vms/{id}/history", (string id, string? at) =>
+        // Two pages: the first answers a Link to the second (after=41), as the real server pages by sequence.
+        app.MapGet("/api/vms/{id}/history", (string id, string? at, long? after, HttpContext http) =>
         {
             if (!Vms.ContainsKey(id))
             {
@@ -182,11 +210,101 @@ public sealed class ApiStub : IAsyncLifetime
             {
                 return Results.Json(Vm(id, "web01-as-it-was", "Halted", residentOn: null, domid: -1, vcpus: 1, dynMin: GiB, dynMax: GiB));
             }
-            return Results.Json(new object[]
+            if (after is null)
             {
-                Event(41, id, 1, "VmCreated", "2025-01-01T09:00:00Z", "alice", "corr-create"),
-                Event(57, id, 2, "StartRequested", "2025-01-01T10:30:00Z", "bob", "corr-start"),
+                http.Response.Headers.Link = $"</api/vms/{id}/history?after=41>; rel=\"next\"";
+                return Results.Json(new object[] { Event(41, id, 1, "VmCreated", "2025-01-01T09:00:00Z", "alice", "corr-create") });
+            }
+            return Results.Json(after < 57
+                ? new object[] { Event(57, id, 2, "StartRequested", "2025-01-01T10:30:00Z", "bob", "corr-start") }
+                : []);
+        });
+
+        // Explain (the lead's contract): web01 started twice: on host-a (reproduced today), then refused by memory
+        // on host-b and failed at the host (today's placement would choose otherwise).
+        app.MapGet("/api/vms/{id}/history/explain", (string id) => id != HaltedVm ? Problem(404, "HANDLE_INVALID", "VM", id) : Results.Json(new
+        {
+            vm = id,
+            starts = new object[]
+            {
+                new
+                {
+                    taskId = "5a5a0000-0000-0000-0000-000000000001", operation = "start", requestedAt = "2025-01-01T10:30:00Z",
+                    actor = new { subject = "bob", role = "vm-operator" }, correlationId = "corr-start", requestedHost = (string?)null,
+                    paused = false, seed = 42, memoryRequired = 2L * GiB + (8L << 20), category = "definite",
+                    candidates = new object[]
+                    {
+                        new { host = HostA, nameLabel = "host-a", category = "definite", value = 10L * GiB, refused = (object?)null },
+                        new { host = HostB, nameLabel = "host-b", category = (string?)null, value = (long?)null, refused = new { code = "HOST_NOT_LIVE", @params = new[] { HostB } } },
+                    },
+                    chosenHost = HostA,
+                    steps = new object[]
+                    {
+                        new { type = "domain_created", at = "2025-01-01T10:30:00.100Z", durationMs = 80.0 },
+                        new { type = "domain_unpaused", at = "2025-01-01T10:30:01.600Z", durationMs = 1500.0 },
+                    },
+                    outcome = new { status = "running", code = (string?)null, @params = Array.Empty<string>(), at = "2025-01-01T10:30:01.700Z" },
+                    replay = new { reproduced = true, host = HostA, note = (string?)null },
+                },
+                new
+                {
+                    taskId = "5a5a0000-0000-0000-0000-000000000002", operation = "start_on", requestedAt = "2025-01-02T08:00:00Z",
+                    actor = new { subject = "carol", role = "pool-admin" }, correlationId = "corr-again", requestedHost = HostB,
+                    paused = true, seed = 7, memoryRequired = 2L * GiB, category = "definite",
+                    candidates = new object[] { new { host = HostB, nameLabel = "host-b", category = "definite", value = 1L * GiB, refused = (object?)null } },
+                    chosenHost = HostB,
+                    steps = Array.Empty<object>(),
+                    outcome = new { status = "failed", code = "VM_BUILD_FAILED", @params = new[] { "create", "out of memory" }, at = "2025-01-02T08:00:00.500Z" },
+                    replay = new { reproduced = false, host = (string?)null, note = "HOST_NOT_LIVE on host-b today" },
+                },
+            },
+        }));
+
+        // Projections: two read models; a rebuild's task moves 0 → 0.5 → done as the client asks for newer versions.
+        app.MapGet("/api/admin/projections", () => Results.Json(Projections));
+        app.MapPost("/api/admin/projections/{name}/rebuild", (string name) =>
+        {
+            if (!ProjectionRows.Any(p => p.name == name))
+            {
+                return Problem(404, "HANDLE_INVALID", "projection", name);
+            }
+            var taskId = name == "vms" ? RebuildVmsTask : RebuildHostsTask;
+            return Results.Accepted($"/api/tasks/{taskId}", new { taskId });
+        });
+        app.MapGet("/api/tasks/{id}", (string id, long? minVersion) =>
+        {
+            if (id == FailingTask)
+            {
+                return Results.Json(TaskRecord(id, "VM.start", 1, "failure", 1.0, null, ["HOST_NOT_ENOUGH_FREE_MEMORY", "2147483648", "1073741824"]));
+            }
+            if (id != RebuildVmsTask && id != RebuildHostsTask)
+            {
+                return Problem(404, "HANDLE_INVALID", "task", id);
+            }
+            var version = Math.Clamp(minVersion ?? 2, 2, 4);
+            var result = id == RebuildVmsTask ? """{"documents":1200,"events":36000,"seconds":2.4}""" : """{"documents":4,"events":400,"seconds":0.5}""";
+            return Results.Json(version switch
+            {
+                2 => TaskRecord(id, "projection.rebuild", 2, "pending", 0.0, null, []),
+                3 => TaskRecord(id, "projection.rebuild", 3, "pending", 0.5, null, []),
+                _ => TaskRecord(id, "projection.rebuild", 4, "success", 1.0, result, []),
             });
+        });
+
+        // The event log as server-sent events: seq 1..3 after ?after=, then the stream is closed (a client that
+        // follows connects again after the last id it saw; EventConnections counts the connections).
+        app.MapGet("/api/events/stream", async (long? after, HttpContext http) =>
+        {
+            EventConnections.Enqueue(after ?? 0);
+            http.Response.ContentType = "text/event-stream";
+            await http.Response.WriteAsync(": the log from the start\n\n", http.RequestAborted);
+            foreach (var e in LogEvents.Where(e => e.Seq > (after ?? 0)))
+            {
+                var data = JsonSerializer.Serialize(e, JsonSerializerOptions.Web);
+                await http.Response.WriteAsync($"id: {e.Seq}\nevent: {e.Type}\ndata: {data}\n\n", http.RequestAborted);
+            }
+            await http.Response.Body.FlushAsync(http.RequestAborted);
+            EventStreamServed.Release();
         });
 
         await app.StartAsync(TestContext.Current.CancellationToken);
@@ -323,6 +441,20 @@ public sealed class ApiStub : IAsyncLifetime
         scheduledVms = Array.Empty<string>(),
         currentOperations = new Dictionary<string, string>(),
         cpuCount = cpus,
+    };
+
+    private static object TaskRecord(string id, string name, long version, string status, double progress, string? result, string[] errorInfo) => new
+    {
+        id,
+        name,
+        status,
+        progress,
+        step = status == "pending" ? "rebuilding" : "",
+        created = "2025-01-01T09:00:00Z",
+        finished = status == "pending" ? null : "2025-01-01T09:00:03Z",
+        result,
+        errorInfo,
+        version,
     };
 
     private static object Vm(string id, string name, string powerState, string? residentOn, long domid, int vcpus, long dynMin, long dynMax) => new

@@ -8,12 +8,20 @@ public static class Cli
 {
     public static Task<CliRun> Run(params string[] args) => RunWithEnvironment(new Dictionary<string, string>(), args);
 
-    public static async Task<CliRun> RunWithEnvironment(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static Task<CliRun> Run(bool interactive, params string[] args) => Run(new Dictionary<string, string>(), interactive, args);
+
+    public static Task<CliRun> RunWithEnvironment(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        Run(environment, interactive: false, args);
+
+    /// <summary>A run the test ends itself (Ctrl+C, as it were) by cancelling <paramref name="ct"/>.</summary>
+    public static Task<CliRun> RunUntil(CancellationToken ct, params string[] args) => Run(new Dictionary<string, string>(), interactive: false, args, ct);
+
+    private static async Task<CliRun> Run(IReadOnlyDictionary<string, string> environment, bool interactive, string[] args, CancellationToken? ct = null)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var io = new CliIo(output, error, name => environment.GetValueOrDefault(name));
-        var exitCode = await Program.RunAsync(args, io, TestContext.Current.CancellationToken);
+        var io = new CliIo(output, error, name => environment.GetValueOrDefault(name), Interactive: interactive);
+        var exitCode = await Program.RunAsync(args, io, ct ?? TestContext.Current.CancellationToken);
         return new CliRun(exitCode, output.ToString(), error.ToString());
     }
 

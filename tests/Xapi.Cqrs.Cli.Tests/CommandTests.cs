@@ -107,13 +107,34 @@ public sealed class CommandTests(ApiStub api) : IClassFixture<ApiStub>
     }
 
     [Fact]
-    public async Task Vm_history_lists_events_in_a_table()
+    public async Task Vm_history_follows_the_next_link_and_lists_every_page_in_one_table()
     {
         var run = await Xapi("vm-history", HaltedVm);
 
         run.ExitCode.ShouldBe(0, run.Error);
-        Cells(Row(run.Out, "corr-start")).ShouldBe(["57", HaltedVm, "2", "StartRequested", "2025-01-01T10:30:00.000+00:00", "bob", "corr-start"]);
-        Row(run.Out, "corr-create").ShouldContain("VmCreated");
+        api.Requests.ShouldContain($"GET /api/vms/{HaltedVm}/history?after=41");
+        Cells(Row(run.Out, "corr-create")).ShouldBe(["41", "VM", "1", "VmCreated", "2025-01-01T09:00:00.000Z", "alice", "corr-create"]);
+        Cells(Row(run.Out, "corr-start")).ShouldBe(["57", "VM", "2", "StartRequested", "2025-01-01T10:30:00.000Z", "bob", "corr-start"]);
+        run.Out.ShouldContain("2 events");
+    }
+
+    [Fact]
+    public async Task Vm_history_json_is_one_array_of_every_page()
+    {
+        var run = await Xapi("vm-history", HaltedVm, "--json");
+
+        run.ExitCode.ShouldBe(0, run.Error);
+        using var doc = JsonDocument.Parse(run.Out);
+        doc.RootElement.EnumerateArray().Select(e => e.GetProperty("seq").GetInt64()).ShouldBe([41L, 57L]);
+    }
+
+    [Fact]
+    public async Task Vm_history_at_with_explain_is_a_usage_error()
+    {
+        var run = await Xapi("vm-history", HaltedVm, "--at", "2025-01-01T11:00:00Z", "--explain");
+
+        run.ExitCode.ShouldBe(2);
+        run.Error.ShouldContain("give at most one");
     }
 
     [Fact]
