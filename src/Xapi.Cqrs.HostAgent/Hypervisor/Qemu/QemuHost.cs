@@ -159,7 +159,7 @@ public sealed partial class QemuHost : IHypervisor, IDisposable
         try
         {
             Directory.CreateDirectory(d.Dir);
-            foreach (var stale in new[] { d.Record.QmpSocket, d.Record.MonitorSocket, d.Record.PidFile })
+            foreach (var stale in new[] { d.Record.QmpSocket, d.Record.MonitorSocket, d.Record.PidFile }.Where(File.Exists))
             {
                 File.Delete(stale);
             }
@@ -420,7 +420,7 @@ public sealed partial class QemuHost : IHypervisor, IDisposable
             }
 
             TryDeleteDirectory(d.Dir);
-            foreach (var socket in new[] { d.Record.QmpSocket, d.Record.MonitorSocket })
+            foreach (var socket in new[] { d.Record.QmpSocket, d.Record.MonitorSocket }.Where(File.Exists))
             {
                 File.Delete(socket);
             }
