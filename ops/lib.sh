@@ -67,3 +67,17 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.clos
     done
     die "no free port found on 127.0.0.1"
 }
+
+# The qemu backend and its tests need qemu-system-x86_64, qemu-img and cpio: installed with apt-get (as root) when missing.
+ensure_qemu_installed() {
+    if command -v qemu-system-x86_64 >/dev/null 2>&1 && command -v qemu-img >/dev/null 2>&1 && command -v cpio >/dev/null 2>&1; then
+        return 0
+    fi
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+        say "QEMU missing: installing qemu-system-x86, qemu-utils and cpio with apt-get"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 qemu-utils cpio >/dev/null
+        return 0
+    fi
+    die "QEMU is required for the qemu tests; as root run: apt-get install -y --no-install-recommends qemu-system-x86 qemu-utils cpio"
+}

@@ -31,6 +31,7 @@ public static class XapiApp
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(new HostDefaults(options.Hypervisor));
         builder.Services.AddSingleton(HostAgent.Hypervisor.SimulatorSettings.UnderDataDir(options.DataDir));
+        builder.Services.AddSingleton(HostAgent.Hypervisor.Qemu.QemuSettings.UnderDataDir(options.DataDir));
         var marten = builder.Services.AddXapiStore(new StoreSettings(connectionString, options.Schema));
         var deadlines = Application.Admin.OperationDeadlines.From(builder.Configuration);
         builder.Services.AddSingleton(deadlines);

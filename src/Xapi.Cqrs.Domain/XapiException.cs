@@ -23,6 +23,9 @@ public static class ErrorCodes
     public const string InvalidValue = "INVALID_VALUE";
     public const string ValueNotSupported = "VALUE_NOT_SUPPORTED";
     public const string InternalError = "INTERNAL_ERROR";
+
+    /// <summary>The backend cannot do what was asked (answered 501: e.g. xenstore on a qemu host).</summary>
+    public const string NotImplemented = "NOT_IMPLEMENTED";
     public const string RbacPermissionDenied = "RBAC_PERMISSION_DENIED";
     public const string SessionAuthenticationFailed = "SESSION_AUTHENTICATION_FAILED";
     public const string OperationBlocked = "OPERATION_BLOCKED";

@@ -7,6 +7,7 @@ using Xapi.Cqrs.Application.Store;
 using Xapi.Cqrs.Domain;
 using Xapi.Cqrs.HostAgent.Agents;
 using Xapi.Cqrs.HostAgent.Hypervisor;
+using Xapi.Cqrs.HostAgent.Hypervisor.Qemu;
 using Xapi.Cqrs.HostAgent.Hypervisor.Simulated;
 using Host = Xapi.Cqrs.Domain.Hosts.Host;
 
@@ -50,7 +51,13 @@ public static class HypervisorEndpoints
         hv.MapGet("/xenstore", async (Guid id, string? path, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
         {
             var at = string.IsNullOrEmpty(path) ? "/" : path;
-            return (await Hypervisor(id, s, agents, ct)).ReadXenstore(at) ?? throw new XapiException(ErrorCodes.HandleInvalid, "xenstore", at);
+            var hypervisor = await Hypervisor(id, s, agents, ct);
+            if (hypervisor.Kind == QemuHost.KindName)
+            {
+                throw new XapiException(ErrorCodes.NotImplemented, "xenstore", $"host {id} runs qemu, which has no xenstore");
+            }
+
+            return hypervisor.ReadXenstore(at) ?? throw new XapiException(ErrorCodes.HandleInvalid, "xenstore", at);
         }).Requires("host.get_xenstore", Role.ReadOnly);
         hv.MapPost("/faults", async (Guid id, FaultBody body, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
         {
@@ -87,6 +94,9 @@ public static class HypervisorEndpoints
         vncPort = d.VncPort,
         pvDriversVersion = d.Guest?.PvDriversVersion,
         guestFeatures = d.Guest?.Features,
+        pid = d.Pid,
+        consoleLog = d.ConsoleLog,
+        monitorSocket = d.MonitorSocket,
     };
 
     private static async Task<IHypervisor> Hypervisor(Guid id, IQuerySession session, LocalAgents agents, CancellationToken ct)

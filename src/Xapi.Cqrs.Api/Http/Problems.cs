@@ -7,7 +7,7 @@ namespace Xapi.Cqrs.Api.Http;
 /// <summary>
 /// Errors as RFC 9457 problem+json with the xapi <c>code</c> and <c>params</c>. Shape errors are 400
 /// (with <c>errors</c>), unknown objects 404, state refusals 409, missing or unknown tokens 401, roles
-/// that may not 403. Anything unexpected is a 500 INTERNAL_ERROR that names no internals.
+/// that may not 403, what a backend cannot do (NOT_IMPLEMENTED) 501. Anything unexpected is a 500 INTERNAL_ERROR that names no internals.
 /// </summary>
 public static class Problems
 {
@@ -59,6 +59,9 @@ public static class Problems
                 break;
             case XapiException { Code: ErrorCodes.RbacPermissionDenied } x:
                 await WriteAsync(http, 403, x.Code, x.Params, "The caller's role may not do this.");
+                break;
+            case XapiException { Code: ErrorCodes.NotImplemented } x:
+                await WriteAsync(http, 501, x.Code, x.Params, "This host's hypervisor does not implement this.");
                 break;
             case XapiException x:
                 await WriteAsync(http, 409, x.Code, x.Params, x.Message);

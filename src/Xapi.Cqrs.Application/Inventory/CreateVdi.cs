@@ -10,7 +10,8 @@ namespace Xapi.Cqrs.Application.Inventory;
 
 public static class CreateVdi
 {
-    public sealed record Command(Guid? SrId, string? NameLabel, long? VirtualSize, bool? ReadOnly, bool? Sharable) : IRequest<Created>;
+    public sealed record Command(Guid? SrId, string? NameLabel, long? VirtualSize, bool? ReadOnly, bool? Sharable,
+        IReadOnlyDictionary<string, string>? OtherConfig = null) : IRequest<Created>;
 
     public sealed class Validator : XapiValidator<Command>
     {
@@ -29,7 +30,8 @@ public static class CreateVdi
             await session.GetAsync<Sr>(request.SrId!.Value, ObjectClass.Sr, cancellationToken);
             var id = Guid.NewGuid();
             session.Events.StartStream<Vdi>(id, new VdiCreated(
-                id, request.SrId.Value, request.NameLabel!, request.VirtualSize!.Value, request.ReadOnly ?? false, request.Sharable ?? false, Managed: true));
+                id, request.SrId.Value, request.NameLabel!, request.VirtualSize!.Value, request.ReadOnly ?? false, request.Sharable ?? false, Managed: true,
+                request.OtherConfig is { Count: > 0 } other ? new Dictionary<string, string>(other) : null));
             await session.SaveChangesAsync(cancellationToken);
             return new Created(id, 1);
         }

@@ -36,6 +36,9 @@ public sealed record Vdi
     public bool Sharable { get; init; }
     public bool Managed { get; init; } = true;
 
+    /// <summary>VDI.other_config; on a qemu host <c>qemu.kernel</c>, <c>qemu.initrd</c> and <c>qemu.cmdline</c> make the disk a kernel a guest boots directly.</summary>
+    public ImmutableDictionary<string, string> OtherConfig { get; init; } = ImmutableDictionary<string, string>.Empty;
+
     /// <summary>VBD id → holder: VBDs attached, reserved or busy with this VDI (the §2.1 row 13 set).</summary>
     public ImmutableDictionary<Guid, VdiHolder> Holders { get; init; } = ImmutableDictionary<Guid, VdiHolder>.Empty;
 
@@ -48,6 +51,7 @@ public sealed record Vdi
         ReadOnly = e.ReadOnly,
         Sharable = e.Sharable,
         Managed = e.Managed,
+        OtherConfig = e.OtherConfig?.ToImmutableDictionary() ?? ImmutableDictionary<string, string>.Empty,
     };
 
     public Vdi On(VdiHeld e) => this with { Holders = Holders.SetItem(e.VbdId, new VdiHolder(e.VmId, e.ReadWrite)) };

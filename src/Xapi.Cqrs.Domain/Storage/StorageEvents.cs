@@ -2,7 +2,8 @@ namespace Xapi.Cqrs.Domain.Storage;
 
 public sealed record SrCreated(Guid SrId, string NameLabel, bool Shared);
 
-public sealed record VdiCreated(Guid VdiId, Guid SrId, string NameLabel, long VirtualSize, bool ReadOnly, bool Sharable, bool Managed);
+public sealed record VdiCreated(Guid VdiId, Guid SrId, string NameLabel, long VirtualSize, bool ReadOnly, bool Sharable, bool Managed,
+    IReadOnlyDictionary<string, string>? OtherConfig = null);
 
 /// <summary>
 /// A VBD now holds this VDI (marked for attach, or attached). Appended with the VDI stream's expected

@@ -88,7 +88,8 @@ public sealed class DeviceSequence(LocalAgents agents, IQuerySession session, Fu
             await hypervisor.UnplugVbdAsync(work.VmId, vbd.Id, ct);
             if (op == VbdOperation.Plug)
             {
-                var plugged = await hypervisor.PlugVbdAsync(work.VmId, VbdSpec.FromVbd(vbd), ct);
+                var vdi = vbd.VdiId is { } vdiId && hypervisor.Kind == Hypervisor.Qemu.QemuHost.KindName ? await session.LoadAsync<Domain.Storage.Vdi>(vdiId, ct) : null;
+                var plugged = await hypervisor.PlugVbdAsync(work.VmId, VbdSpec.FromVbd(vbd, vdi: vdi), ct);
                 await commands.Send(new HotplugVbd.Plugged(vbd.Id, work.TaskId, plugged.Device, time.GetUtcNow(), Elapsed(started)), ct);
             }
             else

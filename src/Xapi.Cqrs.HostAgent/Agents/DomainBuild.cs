@@ -1,9 +1,11 @@
 using Marten;
 using Xapi.Cqrs.Domain.Networks;
+using Xapi.Cqrs.Domain.Storage;
 using Xapi.Cqrs.Domain.Vbds;
 using Xapi.Cqrs.Domain.Vifs;
 using Xapi.Cqrs.Domain.Vms;
 using Xapi.Cqrs.HostAgent.Hypervisor;
+using Xapi.Cqrs.HostAgent.Hypervisor.Qemu;
 
 namespace Xapi.Cqrs.HostAgent.Agents;
 
@@ -23,14 +25,20 @@ public static class DomainBuild
         var vifQuery = batch.LoadMany<Vif>().ById(vm.Vifs.Keys.ToArray());
         var networkQuery = batch.Query<Network>().ToList();
         await batch.Execute(ct);
-        var domain = await steps.RunAsync(c => hypervisor.CreateDomainAsync(DomainSpec.FromVm(vm), c),
+        var allVbds = await vbdQuery;
+        // A qemu host keeps an image per VDI and may boot a kernel a VDI names: it needs the VDIs (the simulator does not).
+        var vdis = hypervisor.Kind != QemuHost.KindName ? [] : (await session.LoadManyAsync<Vdi>(ct,
+            allVbds.Where(v => v.VdiId is not null).Select(v => v.VdiId!.Value).Distinct())).ToDictionary(v => v.Id);
+        Vdi? VdiOf(Vbd v) => v.VdiId is { } id ? vdis.GetValueOrDefault(id) : null;
+        var spec = DomainSpec.FromVm(vm) with { DirectBoot = DirectBoot.ForVm(allVbds.Select(v => (v, VdiOf(v)))) };
+        var domain = await steps.RunAsync(c => hypervisor.CreateDomainAsync(spec, c),
             (d, at, ms) => new DomainCreated(task, hostId, d.Domid, d.MemoryReserved, at, ms), ct);
         await steps.RunAsync(c => hypervisor.BuildDomainAsync(vm.Id, c),
             (b, at, ms) => new DomainBuilt(task, b.Domid, b.Kernel, b.ShadowMib, b.VcpuAffinity, b.VcpuWeight, b.VcpuCap, at, ms), ct);
 
         // §6.2: with a device model every VBD is attached; without, only non-empty ones. RW before RO (§6.3 step 4a).
         var hasQemu = vm.DomainType == DomainType.Hvm;
-        var vbds = (await vbdQuery)
+        var vbds = allVbds
             .Where(v => hasQemu || !v.Empty)
             .OrderBy(v => v.Mode == VbdMode.RW ? 0 : 1)
             .ThenBy(v => DeviceNames.Position(v.Userdevice, controlDomain: true) ?? int.MaxValue)
@@ -38,7 +46,7 @@ public static class DomainBuild
         var pluggedVbds = new Dictionary<Guid, string>();
         foreach (var vbd in vbds)
         {
-            var plug = await steps.RunAsync(c => hypervisor.PlugVbdAsync(vm.Id, VbdSpec.FromVbd(vbd), c),
+            var plug = await steps.RunAsync(c => hypervisor.PlugVbdAsync(vm.Id, VbdSpec.FromVbd(vbd, vdi: VdiOf(vbd)), c),
                 (p, at, ms) => new VbdPlugged(task, vbd.Id, p.Device, vbd.Mode.ToString(), at, ms), ct);
             pluggedVbds[vbd.Id] = plug.Device;
         }

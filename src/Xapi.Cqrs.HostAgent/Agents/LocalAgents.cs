@@ -112,11 +112,15 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
         return (found, subject);
     }
 
-    /// <summary>The hypervisor of a simulated host, created on first use from the host's record.</summary>
+    /// <summary>The hypervisor of a simulated or qemu host, created on first use from the host's record.</summary>
     public IHypervisor? HypervisorFor(Host host)
     {
-        var hypervisor = host.Hypervisor == "simulated" ? registry.GetOrCreateSimulated(host.Id, host.MemoryTotal, host.MemoryOverhead, time)
-            : registry.TryGet(host.Id, out var hv) ? hv : null;
+        var hypervisor = host.Hypervisor switch
+        {
+            "simulated" => registry.GetOrCreateSimulated(host.Id, host.MemoryTotal, host.MemoryOverhead, time),
+            Hypervisor.Qemu.QemuHost.KindName => registry.GetOrCreateQemu(host.Id, host.MemoryTotal, host.MemoryOverhead, time),
+            _ => registry.TryGet(host.Id, out var hv) ? hv : null,
+        };
         if (hypervisor is not null && watched.TryAdd(host.Id, true))
         {
             // xenopsd's event thread: a domain that stops by itself is followed by the VM's actions_after_*.

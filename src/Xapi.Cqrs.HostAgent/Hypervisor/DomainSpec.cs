@@ -77,6 +77,12 @@ public sealed record DomainSpec
     /// <summary>The simulated guest ignores clean shutdown requests (<c>other_config:simulator.ignore_shutdown</c> = "true").</summary>
     public bool IgnoreShutdown { get; init; }
 
+    /// <summary>
+    /// A kernel and initramfs the guest boots directly instead of its firmware's boot order (qemu hosts only): the
+    /// <see cref="Qemu.DirectBoot"/> of the VM's boot disk, set by the agent from that VDI's other_config.
+    /// </summary>
+    public Qemu.DirectBoot? DirectBoot { get; init; }
+
     /// <summary>Translate a VM record the way xapi does before pushing it to xenopsd.</summary>
     public static DomainSpec FromVm(Vm vm)
     {
@@ -130,8 +136,14 @@ public sealed record VbdSpec
     /// <summary>Backend kind: <c>vbd</c>, <c>vbd3</c> or <c>qdisk</c>.</summary>
     public string BackendKind { get; init; } = "vbd";
 
-    /// <summary>Build a spec from a VBD record; the position comes from its userdevice unless given.</summary>
-    public static VbdSpec FromVbd(Vbd vbd, int? position = null)
+    /// <summary>The VDI's SR (qemu hosts keep its image under the SR's directory); null for an empty drive or when not known.</summary>
+    public Guid? SrId { get; init; }
+
+    /// <summary>The VDI's virtual size in bytes (the size of a qemu host's image); 0 when not known.</summary>
+    public long VirtualSize { get; init; }
+
+    /// <summary>Build a spec from a VBD record (and its VDI, when loaded); the position comes from its userdevice unless given.</summary>
+    public static VbdSpec FromVbd(Vbd vbd, int? position = null, Domain.Storage.Vdi? vdi = null)
     {
         ArgumentNullException.ThrowIfNull(vbd);
         var pos = position ?? DeviceNames.Position(vbd.Userdevice, controlDomain: true)
@@ -145,6 +157,8 @@ public sealed record VbdSpec
             Empty = vbd.Empty,
             VdiId = vbd.VdiId,
             Unpluggable = vbd.Unpluggable,
+            SrId = vdi?.SrId,
+            VirtualSize = vdi?.VirtualSize ?? 0,
         };
     }
 }

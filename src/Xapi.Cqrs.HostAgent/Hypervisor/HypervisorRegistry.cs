@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using Xapi.Cqrs.HostAgent.Hypervisor.Qemu;
 using Xapi.Cqrs.HostAgent.Hypervisor.Simulated;
 
 namespace Xapi.Cqrs.HostAgent.Hypervisor;
@@ -8,7 +9,8 @@ namespace Xapi.Cqrs.HostAgent.Hypervisor;
 /// share one instance per host. Thread-safe. Disposing it disposes every registered hypervisor that is disposable.
 /// </summary>
 /// <param name="settings">Where simulated hosts keep their state; null or <see cref="SimulatorSettings.InMemory"/>: in memory only.</param>
-public sealed class HypervisorRegistry(SimulatorSettings? settings = null) : IDisposable
+/// <param name="qemu">Where qemu hosts keep their domains and images; null: under <c>.data</c> in the working directory.</param>
+public sealed class HypervisorRegistry(SimulatorSettings? settings = null, QemuSettings? qemu = null) : IDisposable
 {
     private readonly object _gate = new();
     private readonly Dictionary<Guid, IHypervisor> _hosts = [];
@@ -36,6 +38,30 @@ public sealed class HypervisorRegistry(SimulatorSettings? settings = null) : IDi
             }
 
             var host = new SimulatedXenHost(hostId, memoryTotal, hostOverhead, time, Settings.HostDirectory(hostId));
+            _hosts.Add(hostId, host);
+            return host;
+        }
+    }
+
+    /// <summary>Where qemu hosts keep their domains and images.</summary>
+    public QemuSettings Qemu { get; } = qemu ?? QemuSettings.UnderDataDir(".data");
+
+    /// <summary>
+    /// The qemu host registered for <paramref name="hostId"/>, created with these parameters on first use (adopting the
+    /// QEMU processes it left running). Throws <see cref="InvalidOperationException"/> when the host has another backend.
+    /// </summary>
+    public QemuHost GetOrCreateQemu(Guid hostId, long memoryTotal, long hostOverhead, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_hosts.TryGetValue(hostId, out var existing))
+            {
+                return existing as QemuHost ?? throw new InvalidOperationException($"host {hostId} already has a {existing.Kind} hypervisor");
+            }
+
+            var host = new QemuHost(hostId, memoryTotal, hostOverhead, Qemu, time);
             _hosts.Add(hostId, host);
             return host;
         }

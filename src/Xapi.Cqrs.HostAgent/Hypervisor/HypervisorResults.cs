@@ -83,6 +83,15 @@ public sealed record DomainInfo(
 
     /// <summary>The guest's PV drivers once it has booted with them; null before boot or without PV drivers.</summary>
     public GuestAgentInfo? Guest { get; init; }
+
+    /// <summary>The process running the domain (qemu hosts: its QEMU); null when the backend has none.</summary>
+    public int? Pid { get; init; }
+
+    /// <summary>The file the domain's serial console is written to (qemu hosts); null when the backend has none.</summary>
+    public string? ConsoleLog { get; init; }
+
+    /// <summary>A QMP socket left free for inspection from outside (qemu hosts); null when the backend has none.</summary>
+    public string? MonitorSocket { get; init; }
 }
 
 /// <summary>
