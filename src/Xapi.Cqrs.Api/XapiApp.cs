@@ -48,6 +48,7 @@ public static class XapiApp
         builder.Services.AddSingleton<IdempotencyStore>();
         builder.Services.AddHostedService<AdminToken>();
         builder.Services.AddHostedService<DemoPool>();
+        builder.Services.AddXapiApiDescription();
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
@@ -101,6 +102,7 @@ public static class XapiApp
                 return Results.Json(new { status = "unavailable", detail = "the event store is not reachable" }, statusCode: 503);
             }
         });
+        app.MapXapiApiDescription();
         app.MapInventory();
         app.MapHosts();
         app.MapVms();

@@ -13,7 +13,7 @@ public static class HostEndpoints
     {
         var hosts = app.MapGroup("/api/hosts");
         hosts.MapPost("", async (RegisterHost.Command body, IMediator m, CancellationToken ct) =>
-            Answers.Created("hosts", await m.Send(body, ct))).Requires("host.create", Role.PoolAdmin);
+            Answers.Created("hosts", await m.Send(body, ct))).Requires("host.create", Role.PoolAdmin).Produces<Application.Created>(201);
         hosts.MapGet("", (IMediator m, CancellationToken ct) => m.Send(new GetHost.List(), ct)).Requires("host.get_all", Role.ReadOnly);
         hosts.MapGet("/{id:guid}", (Guid id, long? minVersion, IMediator m, CancellationToken ct) =>
             m.Send(new GetHost.Query(id, minVersion), ct)).Requires("host.get_record", Role.ReadOnly);
