@@ -49,6 +49,7 @@ public static class XapiApp
         builder.Services.AddHostedService<AdminToken>();
         builder.Services.AddHostedService<DemoPool>();
         builder.Services.AddXapiApiDescription();
+        builder.AddXapiObservability();
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
@@ -81,6 +82,7 @@ public static class XapiApp
         {
             var context = http.RequestServices.GetRequiredService<CommandContext>();
             context.CorrelationId = (string)http.Items[Correlation.ItemKey]!;
+            System.Diagnostics.Activity.Current?.SetTag("xapi.correlation_id", context.CorrelationId);
             if (http.Items.TryGetValue(Auth.CallerKey, out var caller))
             {
                 context.Subject = ((Caller)caller!).Subject;
@@ -89,6 +91,7 @@ public static class XapiApp
             await next(http);
         });
         app.Use(Idempotency.Middleware);
+        app.MapXapiMetrics();
 
         app.MapGet("/health", async (IQuerySession session, CancellationToken ct) =>
         {

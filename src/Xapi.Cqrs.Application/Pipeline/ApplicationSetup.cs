@@ -14,7 +14,8 @@ public static class ApplicationSetup
     {
         services.AddTransient<ServiceFactory>(sp => sp.GetService!);
         services.AddTransient<IMediator, Mediator>();
-        // Order matters: validate once, then (re)decide on concurrency conflicts.
+        // Order matters: one span around the whole request, validate once, then (re)decide on concurrency conflicts.
+        services.AddTransient(typeof(IPipelineBehavior<,>), typeof(TracingBehavior<,>));
         services.AddTransient(typeof(IPipelineBehavior<,>), typeof(ValidationBehavior<,>));
         services.AddTransient(typeof(IPipelineBehavior<,>), typeof(ConcurrencyRetryBehavior<,>));
 
