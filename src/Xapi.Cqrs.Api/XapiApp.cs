@@ -50,6 +50,10 @@ public static class XapiApp
         builder.Services.AddHostedService<DemoPool>();
         builder.Services.AddXapiApiDescription();
         builder.AddXapiObservability();
+        builder.Services.AddSingleton(new EventStreamSettings
+        {
+            MaxClients = builder.Configuration.GetValue<int?>("Xapi:Events:MaxClients") ?? 64,
+        });
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
@@ -115,6 +119,7 @@ public static class XapiApp
         app.MapMessages();
         app.MapAdmin();
         app.MapHypervisor();
+        app.MapEvents();
         app.MapFallback("/api/{**rest}", (HttpContext http) =>
             Problems.WriteAsync(http, 404, Domain.ErrorCodes.HandleInvalid, ["path", http.Request.Path.ToString()], "No such API path."));
         return app;

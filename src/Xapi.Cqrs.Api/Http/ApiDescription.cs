@@ -66,6 +66,30 @@ public static class ApiDescription
                 };
                 document.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>();
                 document.Components.Schemas[ProblemSchema] = Problem();
+                // /metrics is OpenTelemetry's Prometheus endpoint, a plain request delegate the generator does not see.
+                document.Paths ??= new OpenApiPaths();
+                document.Tags ??= new HashSet<OpenApiTag>();
+                document.Tags.Add(new OpenApiTag { Name = "observability" });
+                document.Paths[Observability.MetricsPath] = new OpenApiPathItem
+                {
+                    Operations = new Dictionary<HttpMethod, OpenApiOperation>
+                    {
+                        [HttpMethod.Get] = new()
+                        {
+                            Summary = "Prometheus metrics",
+                            Description = "Prometheus text exposition format. No token unless Xapi:Metrics:RequireToken=true (then any role's bearer token).",
+                            Tags = new HashSet<OpenApiTagReference> { new("observability", document) },
+                            Responses = new OpenApiResponses
+                            {
+                                ["200"] = new OpenApiResponse
+                                {
+                                    Description = "The metrics",
+                                    Content = new Dictionary<string, OpenApiMediaType> { ["text/plain"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String } } },
+                                },
+                            },
+                        },
+                    },
+                };
                 return Task.CompletedTask;
             });
             o.AddSchemaTransformer((schema, context, _) =>

@@ -34,6 +34,8 @@ public static class ApplicationSetup
         services.AddHostedService(sp => sp.GetRequiredService<Vms.StartDecider>());
         services.AddSingleton<Tasks.TaskSignals>();
         services.AddSingleton<Store.ICommitObserver>(sp => sp.GetRequiredService<Tasks.TaskSignals>());
+        services.AddSingleton<Events.CommitSignal>();
+        services.AddSingleton<Store.ICommitObserver>(sp => sp.GetRequiredService<Events.CommitSignal>());
         return services;
     }
 }
