@@ -84,6 +84,19 @@ internal static class Answers
     public sealed record TaskAccepted(Guid TaskId);
 
     /// <summary>201 {id, version} with the new object's location.</summary>
+    /// <summary>One page of a history: the entries, and a <c>Link: &lt;…&gt;; rel="next"</c> header with the same query and the next <c>after</c>.</summary>
+    public static IResult Page(HttpContext http, Application.Vms.History.Page page)
+    {
+        if (page.Next is { } next)
+        {
+            var query = System.Web.HttpUtility.ParseQueryString(http.Request.QueryString.Value ?? "");
+            query["after"] = next.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            http.Response.Headers.Link = $"<{http.Request.Path}?{query}>; rel=\"next\"";
+        }
+
+        return Results.Ok(page.Entries);
+    }
+
     public static IResult Created(string collection, Created created) =>
         Results.Created($"/api/{collection}/{created.Id}", new { id = created.Id, version = created.Version });
 

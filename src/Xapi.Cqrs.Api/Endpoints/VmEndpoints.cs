@@ -41,8 +41,14 @@ public static class VmEndpoints
         vms.MapGet("/{id:guid}/metrics", (Guid id, IMediator m, CancellationToken ct) =>
             m.Send(new GetVm.Metrics(id), ct)).Requires("VM_metrics.get_record", Role.ReadOnly);
         vms.MapGet("/{id:guid}/history", async (Guid id, long? after, int? limit, string? type, DateTimeOffset? from, DateTimeOffset? to, string? format,
-                HttpContext http, IMediator m, CancellationToken ct) =>
+                DateTimeOffset? at, long? version, HttpContext http, IMediator m, CancellationToken ct) =>
         {
+            if (at is not null || version is not null)
+            {
+                // As-of: the VM record as it was then, rebuilt from the events.
+                return Results.Ok(await m.Send(new VmAsOf.Query(id, at, version), ct));
+            }
+
             var ndjson = format == "ndjson" || http.Request.Headers.Accept.Any(a => a?.Contains("application/x-ndjson", StringComparison.OrdinalIgnoreCase) == true);
             var page = await m.Send(new History.Query(id, after, limit, type, from, to, All: ndjson), ct);
             if (ndjson)
@@ -57,15 +63,9 @@ public static class VmEndpoints
                 return Results.Empty;
             }
 
-            if (page.Next is { } next)
-            {
-                var query = System.Web.HttpUtility.ParseQueryString(http.Request.QueryString.Value ?? "");
-                query["after"] = next.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                http.Response.Headers.Link = $"<{http.Request.Path}?{query}>; rel=\"next\"";
-            }
-
-            return Results.Ok(page.Entries);
-        }).Requires("VM.get_history", Role.ReadOnly).Produces<IReadOnlyList<History.Entry>>(200, "application/json", "application/x-ndjson");
+            return Answers.Page(http, page);
+        }).Requires("VM.get_history", Role.ReadOnly).Produces<IReadOnlyList<History.Entry>>(200, "application/json", "application/x-ndjson")
+            .WithDescription("The VM's events in commit order, paged (Link rel=next); with `at` or `version`, the VM record as it was then (the shape of GET /api/vms/{id}).");
 
         var vm = app.MapGroup("/api/vms/{id:guid}");
         vm.MapPost("/start", async (Guid id, HttpRequest request, bool? async, bool? dryRun, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>

@@ -33,6 +33,8 @@ public static class ApplicationSetup
         services.AddSingleton<Vms.StartDecider>();
         services.AddHostedService(sp => sp.GetRequiredService<Vms.StartDecider>());
         services.AddSingleton<Tasks.TaskSignals>();
+        services.AddSingleton<Store.ProjectionRebuilder>();
+        services.AddSingleton<Admin.AdminProjections.Rebuilds>();
         services.AddSingleton<Store.ICommitObserver>(sp => sp.GetRequiredService<Tasks.TaskSignals>());
         services.AddSingleton<Events.CommitSignal>();
         services.AddSingleton<Store.ICommitObserver>(sp => sp.GetRequiredService<Events.CommitSignal>());

@@ -22,6 +22,7 @@ public static class StoreSetup
     public static MartenServiceCollectionExtensions.MartenConfigurationExpression AddXapiStore(this IServiceCollection services, StoreSettings settings)
     {
         services.AddScoped<CommandContext>();
+        services.AddSingleton(settings);
         services.AddSingleton<CommitFeed>();
         // First of the observers: a commit is counted before anyone waiting on it (a task's caller) is released.
         services.AddSingleton<ICommitObserver, Telemetry.CommitMetrics>();

@@ -42,6 +42,17 @@ public static class History
         }
     }
 
+    /// <summary>One stored event as the history shows it: with who caused it (the actor header) and its correlation id.</summary>
+    public static Entry EntryOf(JasperFx.Events.IEvent e) => new(
+        e.Sequence,
+        e.StreamId,
+        e.Version,
+        e.EventTypeName,
+        e.Timestamp,
+        e.Headers?.TryGetValue(ActorSessionFactory.ActorHeader, out var actor) == true ? actor?.ToString() : null,
+        e.CorrelationId,
+        JsonSerializer.SerializeToElement(e.Data, e.Data.GetType(), JsonSerializerOptions.Web));
+
     public sealed class Handler(IQuerySession session) : IRequestHandler<Query, Page>
     {
         public async Task<Page> Handle(Query q, CancellationToken ct)
@@ -89,15 +100,7 @@ public static class History
 
             var limit = q.All ? int.MaxValue : q.Limit ?? DefaultLimit;
             var found = await events.OrderBy(e => e.Sequence).Take(q.All ? int.MaxValue : limit + 1).ToListAsync(ct);
-            var page = found.Take(limit).Select(e => new Entry(
-                e.Sequence,
-                e.StreamId,
-                e.Version,
-                e.EventTypeName,
-                e.Timestamp,
-                e.Headers?.TryGetValue(ActorSessionFactory.ActorHeader, out var actor) == true ? actor?.ToString() : null,
-                e.CorrelationId,
-                JsonSerializer.SerializeToElement(e.Data, e.Data.GetType(), JsonSerializerOptions.Web))).ToList();
+            var page = found.Take(limit).Select(EntryOf).ToList();
             return new Page(page, found.Count > limit ? page[^1].Seq : null);
         }
     }

@@ -4,7 +4,9 @@ using System.Text.Json;
 using Shouldly;
 using Xapi.Cqrs.Api.Tests.Fixtures;
 
-namespace Xapi.Cqrs.Api.Tests.Vms;
+using Xapi.Cqrs.Api.Tests.Vms;
+
+namespace Xapi.Cqrs.Api.Tests.History;
 
 /// <summary>GET /api/vms/{id}/history (API.md "Audit replay"): paging, filters, the host events about the VM, the ndjson export.</summary>
 public sealed class HistoryTests(XapiServer server) : IClassFixture<XapiServer>
