@@ -3,6 +3,7 @@ using Marten;
 using Xapi.Cqrs.Api.Endpoints;
 using Xapi.Cqrs.Api.Http;
 using Xapi.Cqrs.Api.Startup;
+using Xapi.Cqrs.Api.WebConsole;
 using Xapi.Cqrs.Application.Admin;
 using HostDefaults = Xapi.Cqrs.Application.Hosts.HostDefaults;
 using Xapi.Cqrs.Application.Pipeline;
@@ -80,6 +81,7 @@ public static class XapiApp
                 await Problems.HandleAsync(http, e, app.Logger);
             }
         });
+        app.UseWebConsole();
         app.UseRouting();
         app.Use(Auth.Middleware);
         app.Use(async (http, next) =>
