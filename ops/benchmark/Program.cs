@@ -74,19 +74,29 @@ internal static class Program
         report.Sections.Add(Baselines.Section(marten, postgres));
 
         using var http = Api.NewClient();
-        foreach (var mode in new[] { StartMode.Sync, StartMode.Async })
+        foreach (var mode in options.Runs("storm") ? new[] { StartMode.Sync, StartMode.Async } : [])
         {
             await using var service = await Service.OpenAsync(options, $"bench_{mode.ToString().ToLowerInvariant()}", http, ct);
             report.Sections.Add(await Storm.RunAsync(service, mode, sizes, marten, options.Url is null ? Path.Combine(options.WorkDir, "pg") : null, ct));
         }
 
-        await using (var service = await Service.OpenAsync(options, "bench_idle", http, ct))
+        if (options.Runs("idle"))
         {
+            await using var service = await Service.OpenAsync(options, "bench_idle", http, ct);
             report.Sections.Add(await Idle.RunAsync(service, sizes, ct));
         }
 
-        Progress($"placement alone: {sizes.PlacementDecisions:N0} decisions at 64 and at 1,000 hosts");
-        report.Sections.Add(Placement.Run(sizes, ct));
+        if (options.Runs("audit"))
+        {
+            await using var service = await Service.OpenAsync(options, "bench_audit", http, ct);
+            report.Sections.Add(await Audit.RunAsync(service, sizes, ct));
+        }
+
+        if (options.Runs("placement"))
+        {
+            Progress($"placement alone: {sizes.PlacementDecisions:N0} decisions at 64 and at 1,000 hosts");
+            report.Sections.Add(Placement.Run(sizes, ct));
+        }
     }
 
     /// <summary>A progress line on stderr (stdout carries only the table).</summary>
@@ -95,18 +105,20 @@ internal static class Program
 }
 
 /// <summary>How big each part of the run is.</summary>
-internal sealed record Sizes(string Name, int Hosts, int Vms, TimeSpan Baseline, int IdleStarts, int PlacementDecisions, int PlacementWarmup)
+internal sealed record Sizes(string Name, int Hosts, int Vms, TimeSpan Baseline, int IdleStarts, int PlacementDecisions, int PlacementWarmup,
+    long AuditVmEvents, long AuditLogEvents)
 {
-    public static readonly Sizes Full = new("full", 64, 2_000, TimeSpan.FromSeconds(10), 50, 2_000, 200);
-    public static readonly Sizes Quick = new("quick", 8, 200, TimeSpan.FromSeconds(3), 20, 500, 50);
+    public static readonly Sizes Full = new("full", 64, 2_000, TimeSpan.FromSeconds(10), 50, 2_000, 200, 1_000, 1_000_000);
+    public static readonly Sizes Quick = new("quick", 8, 200, TimeSpan.FromSeconds(3), 20, 500, 50, 300, 100_000);
 }
 
 /// <summary>The command line: the user's options (ops/bench passes them on) and the ones ops/bench adds.</summary>
 internal sealed record Options
 {
     public const string Usage = """
-        usage: ops/bench [--quick] [--out FILE] [--url URL --token TOKEN [--service-cs CS] [--schema NAME]]
+        usage: ops/bench [--quick] [--only SECTION] [--out FILE] [--url URL --token TOKEN [--service-cs CS] [--schema NAME]]
           --quick          smaller sizes (8 hosts / 200 VMs, 3 s baselines, 20 idle starts, 500 decisions)
+          --only SECTION   run one section: storm, idle, audit or placement (the limits always run)
           --out FILE       also write the results as JSON
           --url URL        run the storms and the idle starts against this running service instead of
                            starting one per storm; --token is its pool-admin token
@@ -119,6 +131,9 @@ internal sealed record Options
 
     public bool Quick { get; private init; }
     public string? Out { get; private init; }
+    public string? Only { get; private init; }
+
+    public bool Runs(string section) => Only is null || Only == section;
     public Uri? Url { get; private init; }
     public string? Token { get; private init; }
     public string? ServiceConnectionString { get; private init; }
@@ -144,6 +159,8 @@ internal sealed record Options
             {
                 "--quick" => o with { Quick = true },
                 "--out" => o with { Out = Path.GetFullPath(Value()) },
+                "--only" => Value() is var only && only is "storm" or "idle" or "audit" or "placement" ? o with { Only = only }
+                    : throw new UsageException("--only takes storm, idle, audit or placement"),
                 "--url" => o with { Url = Uri.TryCreate(Value(), UriKind.Absolute, out var url) ? url : throw new UsageException("--url needs an absolute http URL") },
                 "--token" => o with { Token = Value() },
                 "--service-cs" => o with { ServiceConnectionString = Value() },

@@ -170,6 +170,10 @@ internal sealed class Service : IAsyncDisposable
 /// <summary>A schema's mt_events, read directly: xmin is the inserting transaction, so distinct xmin = commits.</summary>
 internal sealed class EventLog(NpgsqlDataSource database, string schema)
 {
+    public NpgsqlDataSource Database => database;
+
+    public string Schema => schema;
+
     public async Task<long> LastSeqAsync(CancellationToken ct)
     {
         await using var command = database.CreateCommand($"select coalesce(max(seq_id), 0) from {schema}.mt_events");

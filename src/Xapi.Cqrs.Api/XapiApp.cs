@@ -44,6 +44,9 @@ public static class XapiApp
         });
         builder.Services.AddSingleton(new Application.Vms.PlacementSettings(options.Seed,
             builder.Configuration.GetValue<TimeSpan?>("Xapi:Placement:DecideWithin")));
+        builder.Services.AddSingleton(new Application.Vms.RetentionSettings(
+            builder.Configuration.GetValue<bool?>("Xapi:Retention:ArchiveDestroyed") ?? true,
+            builder.Configuration.GetValue<TimeSpan?>("Xapi:Retention:Sweep")));
         builder.Services.AddXapiApplication();
         builder.Services.AddSingleton<TokenStore>();
         builder.Services.AddSingleton<IdempotencyStore>();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using FluentValidation;
 using MediatR;
 using Microsoft.Extensions.DependencyInjection;
@@ -34,6 +35,9 @@ public static class ApplicationSetup
         services.AddHostedService(sp => sp.GetRequiredService<Vms.StartDecider>());
         services.AddSingleton<Tasks.TaskSignals>();
         services.AddSingleton<Store.ProjectionRebuilder>();
+        services.TryAddSingleton(new Vms.RetentionSettings());
+        services.AddSingleton<Vms.VmArchive>();
+        services.AddHostedService(sp => sp.GetRequiredService<Vms.VmArchive>());
         services.AddSingleton<Admin.AdminProjections.Rebuilds>();
         services.AddSingleton<Store.ICommitObserver>(sp => sp.GetRequiredService<Tasks.TaskSignals>());
         services.AddSingleton<Events.CommitSignal>();

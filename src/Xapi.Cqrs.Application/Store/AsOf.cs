@@ -1,4 +1,5 @@
 using Marten;
+using Marten.Events.Archiving;
 using Xapi.Cqrs.Domain.Hosts;
 using Xapi.Cqrs.Domain.Vms;
 using Xapi.Cqrs.Projections.Snapshots;
@@ -28,8 +29,7 @@ public static class AsOf
         }
 
         var from = await snapshots.OrderByDescending(s => s.Version).FirstOrDefaultAsync(ct);
-        var events = await session.Events.FetchStreamAsync(id, version ?? 0, at, (from?.Version ?? 0) + 1, ct);
-        return StateFold.Vm(from?.State, events);
+        return StateFold.Vm(from?.State, await EventsAsync(session, id, from?.Version ?? 0, version, at, ct));
     }
 
     /// <summary>The host after its event <paramref name="version"/> (if given) and as committed by <paramref name="at"/> (if given); null when it did not exist yet.</summary>
@@ -47,7 +47,24 @@ public static class AsOf
         }
 
         var from = await snapshots.OrderByDescending(s => s.Version).FirstOrDefaultAsync(ct);
-        var events = await session.Events.FetchStreamAsync(id, version ?? 0, at, (from?.Version ?? 0) + 1, ct);
-        return StateFold.Host(from?.State, events);
+        return StateFold.Host(from?.State, await EventsAsync(session, id, from?.Version ?? 0, version, at, ct));
+    }
+
+    /// <summary>The stream's events after <paramref name="after"/>, up to the version and moment asked, archived or not.</summary>
+    private static async Task<IReadOnlyList<JasperFx.Events.IEvent>> EventsAsync(IQuerySession session, Guid id, long after, long? version, DateTimeOffset? at,
+        CancellationToken ct)
+    {
+        var events = session.Events.QueryAllRawEvents().Where(e => e.StreamId == id && e.Version > after && e.MaybeArchived());
+        if (version is { } v)
+        {
+            events = events.Where(e => e.Version <= v);
+        }
+
+        if (at is { } t)
+        {
+            events = events.Where(e => e.Timestamp <= t);
+        }
+
+        return await events.OrderBy(e => e.Version).ToListAsync(ct);
     }
 }

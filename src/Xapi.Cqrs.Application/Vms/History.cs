@@ -1,6 +1,7 @@
 using System.Text.Json;
 using FluentValidation;
 using Marten;
+using Marten.Events.Archiving;
 using MediatR;
 using Xapi.Cqrs.Application.Pipeline;
 using Xapi.Cqrs.Application.Store;
@@ -57,32 +58,20 @@ public static class History
     {
         public async Task<Page> Handle(Query q, CancellationToken ct)
         {
-            var vm = await session.GetAsync<Vm>(q.VmId, ObjectClass.Vm, ct);
-
-            // Every device the VM ever had and every host it was ever placed on, from its own stream: a destroyed VBD or
-            // VIF has left the VM's state, not its history.
-            var own = (await session.Events.FetchStreamAsync(vm.Id, token: ct)).Select(e => e.Data).ToList();
-            var devices = own.Select(e => e switch
-            {
-                VbdAdded a => a.VbdId,
-                VifAdded a => a.VifId,
-                _ => Guid.Empty,
-            }).Where(id => id != Guid.Empty).Distinct().ToList();
-            var hosts = own.OfType<ScheduledToBeResidentOnSet>().Select(s => s.HostId).Distinct().ToArray();
-            var objects = devices.Append(vm.Id).ToArray();
-            var tasks = await session.Query<XapiTask>().Where(t => t.ObjectId.IsOneOf(objects)).Select(t => t.Id).ToListAsync(ct);
-            var streams = objects.Concat(tasks).ToArray();
+            var vm = await VmStreams.OfAsync(session, q.VmId, ct);
+            var hosts = vm.Hosts.ToArray();
+            var streams = vm.Own.ToArray();
 
             // The events of the hosts it was placed on that are about this VM, found by the VM id in their data. The stream
             // index narrows the search to those hosts' events; other hosts' history is never read.
             var schema = session.DocumentStore.Options.Events.DatabaseSchemaName;
             var hostSeqs = hosts.Length == 0 ? [] : (await session.QueryAsync<long>(
                 $"select seq_id from {schema}.mt_events where stream_id = any(?) and type = any(?) and data ->> 'vmId' = ? and seq_id > ?",
-                ct, hosts, HostEventsOfAVm, vm.Id.ToString(), q.After ?? 0)).ToArray();
+                ct, hosts, HostEventsOfAVm, vm.Vm.ToString(), q.After ?? 0)).ToArray();
 
             var after = q.After ?? 0;
             var events = session.Events.QueryAllRawEvents()
-                .Where(e => (e.StreamId.IsOneOf(streams) || e.Sequence.IsOneOf(hostSeqs)) && e.Sequence > after);
+                .Where(e => (e.StreamId.IsOneOf(streams) || e.Sequence.IsOneOf(hostSeqs)) && e.Sequence > after && e.MaybeArchived());
             if (q.Type is { Length: > 0 } type)
             {
                 events = events.Where(e => e.EventTypeName == type);

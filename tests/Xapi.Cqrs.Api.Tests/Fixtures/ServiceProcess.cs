@@ -34,7 +34,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     private string[] Settings { get; }
 
     /// <summary>The built service next to this test build (same configuration: Release under ops/test).</summary>
-    private static string ServiceDll()
+    internal static string ServiceDll()
     {
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // …/bin/<Configuration>/net10.0/
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
