@@ -81,3 +81,17 @@ ensure_qemu_installed() {
     fi
     die "QEMU is required for the qemu tests; as root run: apt-get install -y --no-install-recommends qemu-system-x86 qemu-utils cpio"
 }
+
+# The console's browser tests drive Debian's chromium (never a browser Playwright downloads); install it as root if missing.
+require_chromium() {
+    if [ -x /usr/bin/chromium ]; then
+        return 0
+    fi
+    if is_root && command -v apt-get >/dev/null 2>&1; then
+        say "chromium missing: installing Debian's chromium and fonts-dejavu-core with apt-get"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+        return 0
+    fi
+    die "/usr/bin/chromium is required by the browser tests; as root run: apt-get install -y --no-install-recommends chromium fonts-dejavu-core"
+}

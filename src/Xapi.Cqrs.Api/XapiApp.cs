@@ -3,6 +3,7 @@ using Marten;
 using Xapi.Cqrs.Api.Endpoints;
 using Xapi.Cqrs.Api.Http;
 using Xapi.Cqrs.Api.Startup;
+using Xapi.Cqrs.Api.WebConsole;
 using Xapi.Cqrs.Application.Admin;
 using HostDefaults = Xapi.Cqrs.Application.Hosts.HostDefaults;
 using Xapi.Cqrs.Application.Pipeline;
@@ -52,6 +53,12 @@ public static class XapiApp
         builder.Services.AddSingleton<IdempotencyStore>();
         builder.Services.AddHostedService<AdminToken>();
         builder.Services.AddHostedService<DemoPool>();
+        builder.Services.AddXapiApiDescription();
+        builder.AddXapiObservability();
+        builder.Services.AddSingleton(new EventStreamSettings
+        {
+            MaxClients = builder.Configuration.GetValue<int?>("Xapi:Events:MaxClients") ?? 64,
+        });
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
@@ -78,12 +85,14 @@ public static class XapiApp
                 await Problems.HandleAsync(http, e, app.Logger);
             }
         });
+        app.UseWebConsole();
         app.UseRouting();
         app.Use(Auth.Middleware);
         app.Use(async (http, next) =>
         {
             var context = http.RequestServices.GetRequiredService<CommandContext>();
             context.CorrelationId = (string)http.Items[Correlation.ItemKey]!;
+            System.Diagnostics.Activity.Current?.SetTag("xapi.correlation_id", context.CorrelationId);
             if (http.Items.TryGetValue(Auth.CallerKey, out var caller))
             {
                 context.Subject = ((Caller)caller!).Subject;
@@ -92,6 +101,7 @@ public static class XapiApp
             await next(http);
         });
         app.Use(Idempotency.Middleware);
+        app.MapXapiMetrics();
 
         app.MapGet("/health", async (IQuerySession session, CancellationToken ct) =>
         {
@@ -105,6 +115,7 @@ public static class XapiApp
                 return Results.Json(new { status = "unavailable", detail = "the event store is not reachable" }, statusCode: 503);
             }
         });
+        app.MapXapiApiDescription();
         app.MapInventory();
         app.MapHosts();
         app.MapVms();
@@ -114,6 +125,7 @@ public static class XapiApp
         app.MapMessages();
         app.MapAdmin();
         app.MapHypervisor();
+        app.MapEvents();
         app.MapFallback("/api/{**rest}", (HttpContext http) =>
             Problems.WriteAsync(http, 404, Domain.ErrorCodes.HandleInvalid, ["path", http.Request.Path.ToString()], "No such API path."));
         return app;

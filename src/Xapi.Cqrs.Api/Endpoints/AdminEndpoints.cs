@@ -10,7 +10,7 @@ public static class AdminEndpoints
     {
         var api = app.MapGroup("/api");
         api.MapPost("/admin/tokens", async (CreateToken.Command body, IMediator m, CancellationToken ct) =>
-            Results.Created((string?)null, await m.Send(body, ct))).Requires("token.create", Role.PoolAdmin);
+            Results.Created((string?)null, await m.Send(body, ct))).Requires("token.create", Role.PoolAdmin).Produces<CreateToken.Result>(201);
         api.MapGet("/admin/operations", (IMediator m, CancellationToken ct) => m.Send(new ListOperations.Query(), ct))
             .Requires("pool.get_operations", Role.ReadOnly);
         api.MapGet("/admin/projections", (IMediator m, CancellationToken ct) => m.Send(new AdminProjections.List(), ct))
@@ -19,9 +19,9 @@ public static class AdminEndpoints
         {
             await Answers.NoParametersAsync(request, ct);
             var taskId = await m.Send(new AdminProjections.Rebuild(name), ct);
-            return Results.Accepted($"/api/tasks/{taskId}", new { taskId });
-        }).Requires("pool.rebuild_projection", Role.PoolAdmin);
+            return Results.Accepted($"/api/tasks/{taskId}", new Answers.TaskAccepted(taskId));
+        }).Requires("pool.rebuild_projection", Role.PoolAdmin).Produces<Answers.TaskAccepted>(202);
         api.MapGet("/admin/counters", (Application.Vms.StartDecider decider) => Results.Ok(decider.Counters))
-            .Requires("pool.get_counters", Role.ReadOnly);
+            .Requires("pool.get_counters", Role.ReadOnly).Produces<IReadOnlyDictionary<string, long>>();
     }
 }

@@ -47,7 +47,7 @@ public static class HypervisorEndpoints
             {
                 throw e.ToXapiException();
             }
-        }).Requires("host.guest_shutdown", Role.PoolAdmin);
+        }).Requires("host.guest_shutdown", Role.PoolAdmin).Produces<DomainView>();
         hv.MapGet("/xenstore", async (Guid id, string? path, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
         {
             var at = string.IsNullOrEmpty(path) ? "/" : path;
@@ -74,30 +74,20 @@ public static class HypervisorEndpoints
 
             Injectable(await Hypervisor(id, s, agents, ct), id).AddFault(fault);
             return Results.Ok(Injectable(await Hypervisor(id, s, agents, ct), id).Faults);
-        }).Requires("host.inject_fault", Role.PoolAdmin);
+        }).Requires("host.inject_fault", Role.PoolAdmin).Produces<IReadOnlyList<HypervisorFault>>();
         hv.MapDelete("/faults", async (Guid id, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
         {
             Injectable(await Hypervisor(id, s, agents, ct), id).ClearFaults();
             return Results.NoContent();
-        }).Requires("host.inject_fault", Role.PoolAdmin);
+        }).Requires("host.inject_fault", Role.PoolAdmin).Produces(204);
     }
 
-    private static object View(DomainInfo d) => new
-    {
-        domid = d.Domid,
-        vm = d.VmId,
-        state = d.State,
-        shutdownReason = d.ShutdownReason?.ToWire(),
-        vcpus = d.Vcpus,
-        memoryTarget = d.MemoryTarget,
-        actionRequest = d.ActionRequest,
-        vncPort = d.VncPort,
-        pvDriversVersion = d.Guest?.PvDriversVersion,
-        guestFeatures = d.Guest?.Features,
-        pid = d.Pid,
-        consoleLog = d.ConsoleLog,
-        monitorSocket = d.MonitorSocket,
-    };
+    /// <summary>A domain as its host's hypervisor reports it (pid, console log and monitor socket on qemu hosts).</summary>
+    public sealed record DomainView(int Domid, Guid Vm, string State, string? ShutdownReason, int Vcpus, long MemoryTarget, string? ActionRequest,
+        int? VncPort, string? PvDriversVersion, IReadOnlyList<string>? GuestFeatures, int? Pid, string? ConsoleLog, string? MonitorSocket);
+
+    private static DomainView View(DomainInfo d) => new(d.Domid, d.VmId, d.State, d.ShutdownReason?.ToWire(), d.Vcpus, d.MemoryTarget, d.ActionRequest,
+        d.VncPort, d.Guest?.PvDriversVersion, d.Guest?.Features, d.Pid, d.ConsoleLog, d.MonitorSocket);
 
     private static async Task<IHypervisor> Hypervisor(Guid id, IQuerySession session, LocalAgents agents, CancellationToken ct)
     {

@@ -80,6 +80,9 @@ internal static class Answers
             UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
         };
 
+    /// <summary>202 {taskId}: the task of a call made with ?async=true (its location is /api/tasks/{taskId}).</summary>
+    public sealed record TaskAccepted(Guid TaskId);
+
     /// <summary>201 {id, version} with the new object's location.</summary>
     /// <summary>One page of a history: the entries, and a <c>Link: &lt;…&gt;; rel="next"</c> header with the same query and the next <c>after</c>.</summary>
     public static IResult Page(HttpContext http, Application.Vms.History.Page page)
@@ -107,7 +110,7 @@ internal static class Answers
         var started = await m.Send(command, ct);
         if (async == true)
         {
-            return Results.Accepted($"/api/tasks/{started.TaskId}", new { taskId = started.TaskId });
+            return Results.Accepted($"/api/tasks/{started.TaskId}", new TaskAccepted(started.TaskId));
         }
 
         await AwaitTask.UntilFinishedAsync(session, signals, started.TaskId, time, ct);

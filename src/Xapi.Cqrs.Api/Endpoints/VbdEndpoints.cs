@@ -17,6 +17,9 @@ namespace Xapi.Cqrs.Api.Endpoints;
 /// </summary>
 public static class VbdEndpoints
 {
+    /// <summary>202 of a create with plug: true and ?async=true: the plug's task and the new VBD.</summary>
+    public sealed record AttachAccepted(Guid TaskId, Guid Id);
+
     public sealed record VbdBody(Guid? VdiId, string? Userdevice, string? Mode, string? Type, bool? Bootable, bool? Empty, bool? Unpluggable, bool? Plug);
 
     public static void MapVbds(this IEndpointRouteBuilder app)
@@ -37,21 +40,21 @@ public static class VbdEndpoints
 
             if (async == true)
             {
-                return Results.Accepted($"/api/tasks/{task}", new { taskId = task, id = created.Id });
+                return Results.Accepted($"/api/tasks/{task}", new AttachAccepted(task, created.Id));
             }
 
             await AwaitTask.UntilFinishedAsync(session, signals, task, time, ct); // the plug's error if it failed (and the VBD is gone again)
             var vbd = await m.Send(new GetDevice.Vbd(created.Id), ct);
             return Results.Created(location, new { id = created.Id, version = vbd.Version });
-        }).Requires("VBD.create", Role.VmAdmin);
+        }).Requires("VBD.create", Role.VmAdmin).Produces<Application.Created>(201).Produces<AttachAccepted>(202);
 
         var vbds = app.MapGroup("/api/vbds");
         vbds.MapGet("/{id:guid}", (Guid id, long? minVersion, IMediator m, CancellationToken ct) =>
             m.Send(new GetDevice.Vbd(id, minVersion), ct)).Requires("VBD.get_record", Role.ReadOnly);
         vbds.MapPost("/{id:guid}/plug", (Guid id, bool? async, HttpRequest http, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
-            Hotplug(http, new HotplugVbd.Command(id, VbdOperation.Plug), id, async, m, session, signals, time, ct)).Requires("VBD.plug", Role.VmAdmin);
+            Hotplug(http, new HotplugVbd.Command(id, VbdOperation.Plug), id, async, m, session, signals, time, ct)).Requires("VBD.plug", Role.VmAdmin).Produces<VbdView>().Produces<Answers.TaskAccepted>(202);
         vbds.MapPost("/{id:guid}/unplug", (Guid id, bool? async, HttpRequest http, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
-            Hotplug(http, new HotplugVbd.Command(id, VbdOperation.Unplug), id, async, m, session, signals, time, ct)).Requires("VBD.unplug", Role.VmAdmin);
+            Hotplug(http, new HotplugVbd.Command(id, VbdOperation.Unplug), id, async, m, session, signals, time, ct)).Requires("VBD.unplug", Role.VmAdmin).Produces<VbdView>().Produces<Answers.TaskAccepted>(202);
         vbds.MapPost("/{id:guid}/detach", async (Guid id, bool? async, HttpRequest http, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
         {
             await Answers.NoParametersAsync(http, ct);
@@ -67,12 +70,12 @@ public static class VbdEndpoints
             }
 
             return Results.Ok(await m.Send(new GetVm.Query(detached.VmId), ct));
-        }).Requires("VBD.destroy", Role.VmAdmin);
+        }).Requires("VBD.destroy", Role.VmAdmin).Produces<VmView>().Produces<Answers.TaskAccepted>(202);
         vbds.MapDelete("/{id:guid}", async (Guid id, IMediator m, CancellationToken ct) =>
         {
             await m.Send(new DestroyDevice.Vbd(id), ct);
             return Results.NoContent();
-        }).Requires("VBD.destroy", Role.VmAdmin);
+        }).Requires("VBD.destroy", Role.VmAdmin).Produces(204);
     }
 
     /// <summary>A call without parameters: a body, if any, must still be JSON (a malformed one is a 400 and nothing is written).</summary>

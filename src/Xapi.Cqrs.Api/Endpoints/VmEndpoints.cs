@@ -33,7 +33,7 @@ public static class VmEndpoints
     {
         var vms = app.MapGroup("/api/vms");
         vms.MapPost("", async (CreateVm.Command body, IMediator m, CancellationToken ct) =>
-            Answers.Created("vms", await m.Send(body, ct))).Requires("VM.create", Role.VmAdmin);
+            Answers.Created("vms", await m.Send(body, ct))).Requires("VM.create", Role.VmAdmin).Produces<Application.Created>(201);
         vms.MapGet("", (string? powerState, Guid? residentOn, IMediator m, CancellationToken ct) =>
             m.Send(new GetVm.List(powerState, residentOn), ct)).Requires("VM.get_all", Role.ReadOnly);
         vms.MapGet("/{id:guid}", (Guid id, long? minVersion, IMediator m, CancellationToken ct) =>
@@ -64,38 +64,47 @@ public static class VmEndpoints
             }
 
             return Answers.Page(http, page);
-        }).Requires("VM.get_history", Role.ReadOnly);
+        }).Requires("VM.get_history", Role.ReadOnly).Produces<IReadOnlyList<History.Entry>>(200, "application/json", "application/x-ndjson")
+            .WithDescription("The VM's events in commit order, paged (Link rel=next); with `at` or `version`, the VM record as it was then (the shape of GET /api/vms/{id}).");
         vms.MapGet("/{id:guid}/history/explain", (Guid id, IMediator m, CancellationToken ct) =>
-            m.Send(new ExplainHistory.Query(id), ct)).Requires("VM.get_history_explain", Role.ReadOnly);
+            m.Send(new ExplainHistory.Query(id), ct)).Requires("VM.get_history_explain", Role.ReadOnly)
+            .WithDescription("Each start of the VM as a story: who asked, the hosts considered and why each other was refused, the draw, the host-side steps, the outcome, and whether today's placement code reproduces the choice.");
 
         var vm = app.MapGroup("/api/vms/{id:guid}");
         vm.MapPost("/start", async (Guid id, HttpRequest request, bool? async, bool? dryRun, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
             await Answers.OptionalBodyAsync<StartBody>(request, ct) is var body && dryRun == true
                 ? Results.Ok(await m.Send(new PreviewStart.Query(id, null, body?.Paused ?? false), ct))
                 : await Lifecycle(new StartVm.Command(id, null, body?.Paused ?? false, body?.Force ?? false), id, async, m, session, signals, time, ct))
-            .Requires("VM.start", Role.VmOperator);
+            .Requires("VM.start", Role.VmOperator).WithMetadata(new DescribedBody(typeof(StartBody))).Lifecycle();
         vm.MapPost("/start-on", async (Guid id, HttpRequest request, bool? async, bool? dryRun, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
             await Answers.OptionalBodyAsync<StartOnBody>(request, ct) is not { Host: { } host } body
                 ? throw Application.Pipeline.RequestValidationException.Single("host", Domain.ErrorCodes.InvalidValue, "host", "")
                 : dryRun == true
                     ? Results.Ok(await m.Send(new PreviewStart.Query(id, host, body.Paused ?? false), ct))
                     : await Lifecycle(new StartVm.Command(id, host, body.Paused ?? false, body.Force ?? false), id, async, m, session, signals, time, ct))
-            .Requires("VM.start_on", Role.VmOperator);
+            .Requires("VM.start_on", Role.VmOperator).WithMetadata(new DescribedBody(typeof(StartOnBody), Required: true)).Lifecycle();
         // Calls without parameters: a body, if any, must still be JSON (a malformed one is a 400 and nothing is written).
         vm.MapPost("/destroy", async (Guid id, HttpRequest request, IMediator m, CancellationToken ct) =>
         {
             await Answers.NoParametersAsync(request, ct);
-            return Results.Ok(new { id, version = await m.Send(new DestroyVm.Command(id), ct) });
-        }).Requires("VM.destroy", Role.VmAdmin);
+            return Results.Ok(new Destroyed(id, await m.Send(new DestroyVm.Command(id), ct)));
+        }).Requires("VM.destroy", Role.VmAdmin).Produces<Destroyed>();
         foreach (var (path, op) in PowerRoutes)
         {
             vm.MapPost(path, async (Guid id, HttpRequest request, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
             {
                 await Answers.NoParametersAsync(request, ct);
                 return await Lifecycle(new PowerOperationVm.Command(id, op), id, async, m, session, signals, time, ct);
-            }).Requires(PowerOperations.TaskName(op), Role.VmOperator);
+            }).Requires(PowerOperations.TaskName(op), Role.VmOperator).Lifecycle();
         }
     }
+
+    /// <summary>The answer of a destroy: the VM's id and its final stream version.</summary>
+    public sealed record Destroyed(Guid Id, long Version);
+
+    /// <summary>A lifecycle call's answers, for the API description: the VM record, or 202 with the task (?async=true).</summary>
+    private static RouteHandlerBuilder Lifecycle(this RouteHandlerBuilder route) =>
+        route.Produces<VmView>().Produces<Answers.TaskAccepted>(202);
 
     private static Task<IResult> Lifecycle(IRequest<StartVm.Started> command, Guid vmId, bool? async, IMediator m, IQuerySession session, TaskSignals signals, TimeProvider time, CancellationToken ct) =>
         Answers.OnceDone(command, async, c => m.Send(new GetVm.Query(vmId), c), m, session, signals, time, ct);

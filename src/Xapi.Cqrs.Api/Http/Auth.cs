@@ -31,6 +31,11 @@ public static class Auth
 
         var header = http.Request.Headers.Authorization.ToString();
         var token = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : "";
+        if (token.Length == 0 && http.Request.Path.Equals(Endpoints.EventEndpoints.StreamPath, StringComparison.Ordinal)
+            && http.Request.Query["access_token"] is [{ } query])
+        {
+            token = query; // this route only: a browser's EventSource cannot send an Authorization header
+        }
         var tokens = http.RequestServices.GetRequiredService<TokenStore>();
         var caller = token.Length is > 0 and <= 512 ? await tokens.FindAsync(token, http.RequestAborted) : null;
         if (caller is null)

@@ -15,7 +15,8 @@ public static class ApplicationSetup
     {
         services.AddTransient<ServiceFactory>(sp => sp.GetService!);
         services.AddTransient<IMediator, Mediator>();
-        // Order matters: validate once, then (re)decide on concurrency conflicts.
+        // Order matters: one span around the whole request, validate once, then (re)decide on concurrency conflicts.
+        services.AddTransient(typeof(IPipelineBehavior<,>), typeof(TracingBehavior<,>));
         services.AddTransient(typeof(IPipelineBehavior<,>), typeof(ValidationBehavior<,>));
         services.AddTransient(typeof(IPipelineBehavior<,>), typeof(ConcurrencyRetryBehavior<,>));
 
@@ -39,6 +40,8 @@ public static class ApplicationSetup
         services.AddHostedService(sp => sp.GetRequiredService<Vms.VmArchive>());
         services.AddSingleton<Admin.AdminProjections.Rebuilds>();
         services.AddSingleton<Store.ICommitObserver>(sp => sp.GetRequiredService<Tasks.TaskSignals>());
+        services.AddSingleton<Events.CommitSignal>();
+        services.AddSingleton<Store.ICommitObserver>(sp => sp.GetRequiredService<Events.CommitSignal>());
         return services;
     }
 }

@@ -11,6 +11,9 @@ public sealed class ActorSessionFactory(IDocumentStore store, CommandContext con
 {
     public const string ActorHeader = "actor";
 
+    /// <summary>The W3C trace context of the command that appended the event (when traced), read by the host agents to continue its trace.</summary>
+    public const string TraceHeader = "traceparent";
+
     public IQuerySession QuerySession() => store.QuerySession();
 
     public IDocumentSession OpenSession()
@@ -38,5 +41,9 @@ public sealed class ActorSessionFactory(IDocumentStore store, CommandContext con
         session.CorrelationId = context.CorrelationId;
         session.CausationId = context.CausationId;
         session.SetHeader(ActorHeader, context.Subject);
+        if (System.Diagnostics.Activity.Current?.Id is { } trace)
+        {
+            session.SetHeader(TraceHeader, trace);
+        }
     }
 }

@@ -5,7 +5,8 @@ using Xapi.Cqrs.Domain.Tasks;
 namespace Xapi.Cqrs.Application.Store;
 
 /// <summary>Who asked for a decision, stamped on its events when one commit carries the decisions of several callers.</summary>
-public sealed record EventMetadata(string Subject, string CorrelationId, string? CausationId);
+/// <summary>Who caused an event and why; <paramref name="TraceParent"/> is the W3C trace context of the command (header "traceparent"), so the work the event asks for joins its trace.</summary>
+public sealed record EventMetadata(string Subject, string CorrelationId, string? CausationId, string? TraceParent = null);
 
 /// <summary>Appends what decisions returned: each stream once per commit, existing ones at the version they were read at.</summary>
 public static class ChangesWriter
@@ -77,6 +78,10 @@ public static class ChangesWriter
                     e.CorrelationId = m.CorrelationId;
                     e.CausationId = m.CausationId;
                     e.SetHeader(ActorSessionFactory.ActorHeader, m.Subject);
+                    if (m.TraceParent is { } trace)
+                    {
+                        e.SetHeader(ActorSessionFactory.TraceHeader, trace);
+                    }
                 }
             }
         }

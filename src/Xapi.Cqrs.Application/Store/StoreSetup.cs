@@ -24,6 +24,8 @@ public static class StoreSetup
         services.AddScoped<CommandContext>();
         services.AddSingleton(settings);
         services.AddSingleton<CommitFeed>();
+        // First of the observers: a commit is counted before anyone waiting on it (a task's caller) is released.
+        services.AddSingleton<ICommitObserver, Telemetry.CommitMetrics>();
         return services.AddMarten(sp => Options(settings, sp.GetRequiredService<CommitFeed>()))
             .BuildSessionsWith<ActorSessionFactory>(ServiceLifetime.Scoped)
             .ApplyAllDatabaseChangesOnStartup()

@@ -48,6 +48,10 @@ public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, 
     /// <summary>Queues a start and waits for its decision: the task and VM version, or the refusal (thrown).</summary>
     public async Task<StartVm.Started> DecideAsync(StartVm.Command command, EventMetadata caller, CancellationToken ct)
     {
+        using var activity = Telemetry.XapiTelemetry.Source.StartActivity("xapi.start.decide");
+        activity?.SetTag("xapi.vm", command.VmId);
+        activity?.SetTag("xapi.correlation_id", caller.CorrelationId);
+        var queued = System.Diagnostics.Stopwatch.GetTimestamp();
         var pending = new Pending(command, caller);
         if (!queue.Writer.TryWrite(pending))
         {
@@ -56,12 +60,22 @@ public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, 
 
         try
         {
-            return await pending.Decided.Task.WaitAsync(seeds.DecideWithin, time, ct);
+            var started = await pending.Decided.Task.WaitAsync(seeds.DecideWithin, time, ct);
+            Telemetry.XapiTelemetry.StartDecision.Record(System.Diagnostics.Stopwatch.GetElapsedTime(queued).TotalSeconds, new KeyValuePair<string, object?>("outcome", "decided"));
+            activity?.SetTag("xapi.task", started.TaskId);
+            return started;
+        }
+        catch (XapiException)
+        {
+            Telemetry.XapiTelemetry.StartDecision.Record(System.Diagnostics.Stopwatch.GetElapsedTime(queued).TotalSeconds, new KeyValuePair<string, object?>("outcome", "refused"));
+            throw;
         }
         catch (TimeoutException) when (pending.Abandon())
         {
             // Not taken by the loop yet: it never will be, so nothing of it is written.
             Interlocked.Increment(ref busy);
+            Telemetry.XapiTelemetry.PlacementConflicts.Add(1, new KeyValuePair<string, object?>("kind", "busy"));
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ServiceBusyException.Code);
             throw new ServiceBusyException("the start could not be decided in time", TimeSpan.FromSeconds(1));
         }
         catch (TimeoutException)
@@ -117,11 +131,13 @@ public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, 
             catch (Exception e) when (IsRace(e) && attempt < MaxAttempts)
             {
                 Interlocked.Increment(ref replans);
+                Telemetry.XapiTelemetry.PlacementConflicts.Add(1, new KeyValuePair<string, object?>("kind", "replan"));
                 log.LogDebug("start batch of {Count} lost a race ({Reason}); deciding it again", batch.Count, e.Message);
             }
             catch (Exception e) when (IsRace(e))
             {
                 Interlocked.Add(ref busy, batch.Count);
+                Telemetry.XapiTelemetry.PlacementConflicts.Add(batch.Count, new KeyValuePair<string, object?>("kind", "busy"));
                 batch.ForEach(p => p.Decided.TrySetException(new ServiceBusyException("the start could not be decided", TimeSpan.FromSeconds(1))));
                 return;
             }
@@ -159,6 +175,7 @@ public sealed class StartDecider(IDocumentStore store, PlacementSettings seeds, 
             if (stale.Count > 0)
             {
                 Interlocked.Increment(ref replans);
+                Telemetry.XapiTelemetry.PlacementConflicts.Add(1, new KeyValuePair<string, object?>("kind", "replan"));
                 view = PoolView.Of(view.Hosts.Values.Where(h => stale.All(s => s.Id != h.Id)).Concat(stale));
                 continue;
             }

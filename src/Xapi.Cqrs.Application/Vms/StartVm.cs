@@ -27,7 +27,7 @@ public static class StartVm
     public sealed class Handler(StartDecider decider, CommandContext context) : IRequestHandler<Command, Started>
     {
         public Task<Started> Handle(Command c, CancellationToken ct) =>
-            decider.DecideAsync(c, new EventMetadata(context.Subject, context.CorrelationId, context.CausationId), ct);
+            decider.DecideAsync(c, new EventMetadata(context.Subject, context.CorrelationId, context.CausationId, System.Diagnostics.Activity.Current?.Id), ct);
     }
 }
 

@@ -47,8 +47,20 @@ public sealed class HostAgentSubscription : SubscriptionBase
 /// <summary>Work the log asks of a host agent.</summary>
 public abstract record AgentWork(Guid VmId, Guid TaskId, string? CorrelationId)
 {
-    /// <summary>The work an event of the log asks for, if any.</summary>
-    public static AgentWork? From(IEvent e) => e.Data switch
+    /// <summary>The trace context of the command that asked for this work (the event's "traceparent" header), if it was traced.</summary>
+    public string? TraceParent { get; init; }
+
+    /// <summary>The work an event of the log asks for, if any, carrying the trace of the command that asked.</summary>
+    public static AgentWork? From(IEvent e)
+    {
+        var work = Of(e);
+        return work is not null && e.Headers?.TryGetValue(Application.Store.ActorSessionFactory.TraceHeader, out var trace) == true
+            && trace?.ToString() is { Length: > 0 } parent
+            ? work with { TraceParent = parent }
+            : work;
+    }
+
+    private static AgentWork? Of(IEvent e) => e.Data switch
     {
         ScheduledToBeResidentOnSet s => new Start(e.StreamId, s.TaskId, s.HostId, s.StartPaused, e.CorrelationId),
         OperationAdded { ObjectClass: "VM" } o when VmOperations.TryParse(o.Operation, out var op) && IsPower(op)

@@ -53,6 +53,20 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
     private readonly SemaphoreSlim slots = new(settings.MaxConcurrentWork, settings.MaxConcurrentWork);
     private readonly CancellationTokenSource stopping = new();
     private readonly ConcurrentDictionary<Guid, string> subjects = new();
+    private readonly ConcurrentDictionary<Guid, long> depth = new(); // host → work handed on and not finished (metrics)
+
+    /// <summary>The host a piece of work names (Guid.Empty when it names none: a power operation's host is read when it runs).</summary>
+    private static Guid HostOf(AgentWork work) => work switch
+    {
+        AgentWork.Start s => s.HostId,
+        AgentWork.Device d => d.HostId,
+        AgentWork.DeviceDeadline d => d.HostId,
+        AgentWork.GuestStopped g => g.HostId,
+        AgentWork.Orphan o => o.HostId,
+        AgentWork.Abandon a => a.HostId,
+        AgentWork.DomainVanished v => v.HostId,
+        _ => Guid.Empty,
+    };
 
     /// <summary>Work committed by this process: handed on at once, without waiting for the daemon.</summary>
     public void OnCommitted(IReadOnlyList<IEvent> events)
@@ -90,7 +104,13 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
             return; // already running
         }
 
-        run.ContinueWith(_ => running.TryRemove(new KeyValuePair<Guid, Task>(work.TaskId, run)), TaskScheduler.Default);
+        var host = HostOf(work);
+        depth.AddOrUpdate(host, 1, (_, n) => n + 1);
+        run.ContinueWith(_ =>
+        {
+            running.TryRemove(new KeyValuePair<Guid, Task>(work.TaskId, run));
+            depth.AddOrUpdate(host, 0, (_, n) => n - 1);
+        }, TaskScheduler.Default);
         start.Start(TaskScheduler.Default);
     }
 
@@ -147,6 +167,12 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
 
         await slots.WaitAsync(stopping.Token).ConfigureAwait(false);
         var ct = cancel.Token;
+        // The agent's part of the command's trace: a child of the span that appended the event asking for this work.
+        System.Diagnostics.ActivityContext.TryParse(work.TraceParent, null, out var parent);
+        using var activity = Application.Telemetry.XapiTelemetry.Source.StartActivity("xapi.agent." + work.GetType().Name, System.Diagnostics.ActivityKind.Internal, parent);
+        activity?.SetTag("xapi.vm", work.VmId);
+        activity?.SetTag("xapi.task", work.TaskId);
+        activity?.SetTag("xapi.correlation_id", work.CorrelationId);
         try
         {
             await using var scope = scopes.CreateAsyncScope();
@@ -292,6 +318,7 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        AgentQueues.Register(this, () => depth.Select(d => (d.Key, "work", d.Value)).Concat(reports.Depths().Select(r => (r.Host, "reports", r.Depth))));
         lifetime.ApplicationStarted.Register(() => _ = Task.Run(async () =>
         {
             try
@@ -491,6 +518,7 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        AgentQueues.Unregister(this);
         await stopping.CancelAsync();
         await Task.WhenAll(running.Values).WaitAsync(cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
         reports.Complete();

@@ -32,6 +32,9 @@ public sealed class ReportBatcher(IServiceScopeFactory scopes, ILogger<ReportBat
         return pending.Done.Task.WaitAsync(ct);
     }
 
+    /// <summary>Reports waiting in each host's queue (metrics).</summary>
+    public IEnumerable<(Guid Host, long Depth)> Depths() => hosts.Select(h => (h.Key, (long)h.Value.Reader.Count));
+
     /// <summary>No more reports (the service stops): each host's loop ends once its queue is empty.</summary>
     public void Complete()
     {
