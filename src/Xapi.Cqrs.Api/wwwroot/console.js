@@ -410,9 +410,15 @@ async function vmPage(id) {
         s.replay ? h("p", {}, s.replay.reproduced ? "Replaying the draw today chooses the same host." : `Replaying the draw today differs: ${s.replay.note || ""}`) : ""))));
   }
 
-  async function renderAll() {
-    await renderVm();
-    await Promise.all([renderHistory(), renderExplain()]);
+  // Renders run one after the other: an older render finishing late never overwrites a newer one.
+  let renders = Promise.resolve();
+  function renderAll() {
+    const next = renders.then(async () => {
+      await renderVm();
+      await Promise.all([renderHistory(), renderExplain()]);
+    });
+    renders = next.catch(() => {});
+    return next;
   }
 
   await renderAll();

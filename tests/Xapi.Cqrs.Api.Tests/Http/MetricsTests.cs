@@ -51,8 +51,7 @@ public sealed partial class MetricsTests
         Moved("xapi_events_appended_total").ShouldBeGreaterThan(5);
         Moved("xapi_events_commits_total").ShouldBeGreaterThanOrEqualTo(2);
         after.ShouldContain("# TYPE xapi_start_duration_seconds histogram");
-        after.ShouldContain("xapi_agent_queue_depth{");
-        after.ShouldContain("xapi_projection_lag{");
+        after.ShouldContain("xapi_agent_queue_depth{"); // (projection lag and open operations are sampled every 5 s: not asserted at a given moment)
     }
 
     private static async Task<string> Scrape(HttpClient client)
