@@ -288,6 +288,14 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
             return;
         }
 
+        // Reconciliation read the VM records before it listed the domains: a start placed here since then has a domain that
+        // is no orphan. Read the record again, in this VM's turn of the queue.
+        if (!work.VmResidentHere && await session.LoadAsync<Vm>(work.VmId, ct) is { } now
+            && (now.ScheduledToBeResidentOn == work.HostId || now.ResidentOn == work.HostId))
+        {
+            return;
+        }
+
         await agent.Hypervisor.DestroyDomainAsync(work.VmId, ct);
         if (work.VmResidentHere)
         {
