@@ -55,7 +55,8 @@ class ApiError extends Error {
 async function api(method, path, body, signingIn = false) {
   const headers = { Authorization: "Bearer " + token };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  // Reads are never answered from the browser's cache: a record must be the service's now.
+  const res = await fetch(path, { method, headers, cache: "no-store", body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   const json = text ? JSON.parse(text) : null;
   if (res.status === 401 && !signingIn) { signOut("The token is not accepted: sign in again."); throw new ApiError(401, json); }
@@ -268,8 +269,9 @@ async function vmPage(id) {
 
   let vm = null, hosts = [], history = [], busy = false, following = false;
 
-  async function renderVm() {
-    [vm, hosts] = await Promise.all([api("GET", `/api/vms/${id}`), api("GET", "/api/hosts")]);
+  async function renderVm(minVersion) {
+    // After an action, at least the version it produced (the service waits, bounded, until its read model has it).
+    [vm, hosts] = await Promise.all([api("GET", `/api/vms/${id}${minVersion ? "?minVersion=" + minVersion : ""}`), api("GET", "/api/hosts")]);
     const hostsById = Object.fromEntries(hosts.map(x => [x.id, x]));
     title.replaceChildren(vm.nameLabel, " ", h("span", { class: "badge " + vm.powerState }, vm.powerState));
     document.title = `${vm.nameLabel} — Xapi.Cqrs`;
@@ -309,6 +311,7 @@ async function vmPage(id) {
     }
 
     busy = true; renderActions();
+    const before = vm ? vm.version : 0;
     try {
       if (action.op === "destroy") {
         await api("POST", `/api/vms/${id}/destroy`, {});
@@ -322,7 +325,8 @@ async function vmPage(id) {
       showTask(action.label, null, err.message);
     } finally {
       busy = false;
-      if (page && page.vmId === id) await renderAll().catch(err => console.error("refresh failed", err));
+      // Still on screen (not whether the route has finished its first render): show what the action did.
+      if (record.isConnected) await renderAll(before + 1).catch(err => console.error("refresh failed", err));
     }
   }
 
@@ -412,16 +416,15 @@ async function vmPage(id) {
 
   // Renders run one after the other: an older render finishing late never overwrites a newer one.
   let renders = Promise.resolve();
-  function renderAll() {
+  function renderAll(minVersion) {
     const next = renders.then(async () => {
-      await renderVm();
+      await renderVm(minVersion);
       await Promise.all([renderHistory(), renderExplain()]);
     });
     renders = next.catch(() => {});
     return next;
   }
 
-  await renderAll();
   const refresh = debounced(async () => {
     try {
       await renderAll();
@@ -431,7 +434,11 @@ async function vmPage(id) {
     }
   });
   const ours = e => e.stream === id || (vm && (vm.vbds.includes(e.stream) || vm.vifs.includes(e.stream))) || JSON.stringify(e.data).includes(id);
-  return { name: "vm", vmId: id, refresh: e => { if (!e || ours(e)) refresh(); } };
+  const self = { name: "vm", vmId: id, refresh: e => { if (!e || ours(e)) refresh(); } };
+  // The page follows the live events from its first render on: its buttons can be used before the history has loaded.
+  page = self;
+  await renderAll();
+  return self;
 }
 
 // ---- routing ----
