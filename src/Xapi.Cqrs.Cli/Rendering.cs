@@ -111,7 +111,9 @@ internal static class Rendering
             if (start.Replay is { } replay)
             {
                 Line(console, replay.Reproduced
-                    ? $"   replay: today's placement makes the same choice ({Host(replay.Host ?? start.ChosenHost)}){(replay.Note is { Length: > 0 } n ? $": {n}" : "")}"
+                    ? replay.Note is { Length: > 0 } same
+                        ? $"   replay: reproduced: {same}" // the server's note names the host, the category and the draws
+                        : $"   replay: today's placement makes the same choice ({Host(replay.Host ?? start.ChosenHost)})"
                     : $"   replay: NOT REPRODUCED: today's placement would choose {(replay.Host is null ? "no host" : Host(replay.Host))}{(replay.Note is { Length: > 0 } note ? $": {note}" : " (the policy changed since)")}");
             }
         }

@@ -69,4 +69,45 @@ public sealed class AuditTests(XapiServer server) : IClassFixture<XapiServer>
         run.Out.ShouldContain("host_registered");
         run.Out.ShouldMatch(@"\d+ events?");
     }
+
+    [Fact]
+    public async Task Vm_history_explain_tells_the_start_made_through_the_cli_with_its_chosen_host_and_a_reproduced_replay()
+    {
+        using var http = server.Http();
+        var ct = TestContext.Current.CancellationToken;
+        (await server.Xapi("vm-start", "build01")).ExitCode.ShouldBe(0);
+        var vm = (await http.GetFromJsonAsync<JsonElement>("/api/vms", ct)).EnumerateArray().Single(v => v.GetProperty("nameLabel").GetString() == "build01");
+        var host = await http.GetFromJsonAsync<JsonElement>($"/api/hosts/{vm.GetProperty("residentOn").GetString()}", ct);
+        var hostLine = $"{host.GetProperty("nameLabel").GetString()} ({host.GetProperty("id").GetString()})";
+
+        var run = await server.Xapi("vm-history", "build01", "--explain");
+
+        run.ExitCode.ShouldBe(0, run.Error);
+        run.Out.ShouldContain($"VM build01 ({vm.GetProperty("id").GetString()}): 1 start");
+        run.Out.ShouldContain("by admin (pool-admin)");
+        run.Out.ShouldContain("asked for: any host, running");
+        run.Out.ShouldContain($"chosen: {hostLine}");
+        run.Out.ShouldMatch(@"│ domain_unpaused\s+│ \d{4}-\d\d-\d\dT[\d:.]+Z\s+│ [\d.]+ m?s");
+        run.Out.ShouldContain("outcome: running at ");
+        run.Out.ShouldContain($"replay: reproduced: today's placement picks the same host, {hostLine}");
+    }
+
+    [Fact]
+    public async Task Events_prints_the_logs_events_up_to_its_high_water_mark_and_stops()
+    {
+        using var http = server.Http();
+        var ct = TestContext.Current.CancellationToken;
+        var highWaterMark = (await http.GetFromJsonAsync<JsonElement>("/api/admin/projections", ct)).EnumerateArray()
+            .Max(p => p.GetProperty("highWaterMark").GetInt64());
+
+        var run = await server.Xapi("events", "--json");
+
+        run.ExitCode.ShouldBe(0, run.Error);
+        var seqs = run.Out.Trim().Split('\n').Select(line => JsonDocument.Parse(line).RootElement.GetProperty("seq").GetInt64()).ToList();
+        seqs.ShouldBeInOrder(SortDirection.Ascending);
+        seqs.ShouldBeUnique();
+        seqs[0].ShouldBe(1);
+        seqs[^1].ShouldBeGreaterThanOrEqualTo(highWaterMark);
+        run.Out.ShouldContain("\"type\":\"host_registered\"");
+    }
 }

@@ -94,8 +94,20 @@ public sealed class ConsoleTests(ConsoleServer server) : IClassFixture<ConsoleSe
         await page.Keyboard.PressAsync("Home");
         await Expect(page.Locator("#asof-text")).ToContainTextAsync("event 1 of");
         await Expect(page.Locator("#asof-record [data-power-state]")).ToHaveAttributeAsync("data-power-state", "Halted");
-        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "How each start was decided" })).ToBeVisibleAsync();
         await Shot(page, "5-timeline-as-of-created");
+
+        // The explain story of the start: who asked, the host it chose among the candidates, the steps, the outcome, the replay.
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "How each start was decided" })).ToBeVisibleAsync();
+        var story = page.Locator("#explain article.story");
+        await Expect(story).ToHaveCountAsync(1);
+        await Expect(story.GetByRole(AriaRole.Heading)).ToHaveTextAsync("Start 1: start — running");
+        await Expect(story).ToContainTextAsync("Asked by admin (pool-admin)");
+        await Expect(story.Locator("tbody tr").Filter(new() { HasText = "(chosen)" })).ToHaveCountAsync(1);
+        await Expect(story).ToContainTextAsync("Host steps: domain_created");
+        await Expect(story).ToContainTextAsync("Outcome: running");
+        await Expect(story).ToContainTextAsync("Replaying the draw today chooses the same host.");
+        await story.ScrollIntoViewIfNeededAsync();
+        await Shot(page, "6-explain");
         await page.Context.CloseAsync();
     }
 
