@@ -46,7 +46,7 @@ public static class AdminProjections
         {
             var shards = await store.Advanced.AllProjectionProgress(token: ct);
             var counts = await CountAsync(ct);
-            var high = await HighestAsync(ct);
+            var high = await ProjectionRebuilder.HighestSequenceAsync(settings, ct);
             return [.. XapiProjections.All.Select(p =>
             {
                 // An inline projection is written in the transaction that appends its events: always at the head of the log.
@@ -90,14 +90,6 @@ public static class AdminProjections
             }
 
             return counts;
-        }
-
-        private async Task<long> HighestAsync(CancellationToken ct)
-        {
-            await using var connection = new NpgsqlConnection(settings.ConnectionString);
-            await connection.OpenAsync(ct);
-            await using var command = new NpgsqlCommand($"select coalesce(max(seq_id), 0) from {settings.Schema}.mt_events", connection);
-            return (long)(await command.ExecuteScalarAsync(ct))!;
         }
     }
 

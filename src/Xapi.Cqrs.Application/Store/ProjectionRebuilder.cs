@@ -24,8 +24,17 @@ public sealed record RebuildResult(long Events, long Documents, double Seconds);
 /// An event committed late (its sequence number drawn before one already read) is picked up by the catch-up: the gaps
 /// seen while reading are read again under the lock.
 /// </summary>
-public sealed class ProjectionRebuilder(IDocumentStore store, StoreSettings settings, ILogger<ProjectionRebuilder> log)
+public sealed class ProjectionRebuilder(IDocumentStore store, StoreSettings settings, ILogger<ProjectionRebuilder> log) : IDisposable
 {
+    // One shadow store for every rebuild of this process: building a store (options, projections, storage checks) costs
+    // most of a rebuild of a small log.
+    private readonly Lazy<DocumentStore> shadowStore = new(() =>
+    {
+        var options = StoreSetup.Options(settings);
+        options.DatabaseSchemaName = settings.Schema + "_rebuild";
+        return new DocumentStore(options);
+    });
+
     public const int PageSize = 5_000;
 
     /// <summary>At most this many gaps are remembered; a late commit is one in flight while its page was read, near the head.</summary>
@@ -38,10 +47,8 @@ public sealed class ProjectionRebuilder(IDocumentStore store, StoreSettings sett
     public async Task<RebuildResult> RebuildAsync(ProjectionInfo info, Func<long, long, Task> progress, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
-        var shadowSchema = settings.Schema + "_rebuild";
-        var options = StoreSetup.Options(settings);
-        options.DatabaseSchemaName = shadowSchema;
-        using var shadow = new DocumentStore(options);
+        var shadow = shadowStore.Value;
+        var shadowSchema = shadow.Options.DatabaseSchemaName;
         var tables = info.Documents.Select(ProjectionInfo.TableOf).ToArray();
         foreach (var document in info.Documents)
         {
@@ -53,11 +60,24 @@ public sealed class ProjectionRebuilder(IDocumentStore store, StoreSettings sett
         var projection = shadow.Options.Projections.All.Single(p => p.GetType() == info.Projection
             || (p is ProjectionBase b && b.Name == info.Name)).BuildForInline();
         var reader = new LogReader();
-        var high = await HighestSequenceAsync(ct);
-        while (await reader.NextAsync(store, ct) is { Count: > 0 } page)
+        var high = await HighestSequenceAsync(settings, ct);
+        // Reading the next page overlaps applying this one (one reads the live log, the other writes the shadow tables).
+        var next = reader.NextAsync(store, ct);
+        while (await next is { Count: > 0 } page)
         {
-            await ApplyAsync(shadow, projection, page, ct);
-            await progress(reader.Position, high);
+            var position = reader.Position;
+            next = reader.NextAsync(store, ct);
+            try
+            {
+                await ApplyAsync(shadow, projection, page, ct);
+            }
+            catch
+            {
+                await Task.WhenAny(next); // never leave the read running behind a failure
+                throw;
+            }
+
+            await progress(position, high);
         }
 
         log.LogInformation("Projection {Projection}: bulk pass read {Events} events up to {Position}; switching", info.Name, reader.Events, reader.Position);
@@ -135,7 +155,16 @@ public sealed class ProjectionRebuilder(IDocumentStore store, StoreSettings sett
         await session.SaveChangesAsync(ct);
     }
 
-    private async Task<long> HighestSequenceAsync(CancellationToken ct)
+    public void Dispose()
+    {
+        if (shadowStore.IsValueCreated)
+        {
+            shadowStore.Value.Dispose();
+        }
+    }
+
+    /// <summary>The highest sequence number in the log (0 when it is empty).</summary>
+    public static async Task<long> HighestSequenceAsync(StoreSettings settings, CancellationToken ct)
     {
         await using var connection = new NpgsqlConnection(settings.ConnectionString);
         await connection.OpenAsync(ct);
