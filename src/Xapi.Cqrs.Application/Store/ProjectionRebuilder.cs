@@ -57,8 +57,8 @@ public sealed class ProjectionRebuilder(IDocumentStore store, StoreSettings sett
 
         await ExecuteAsync($"truncate {string.Join(", ", tables.Select(t => $"{shadowSchema}.{t}"))}", ct);
 
-        var projection = shadow.Options.Projections.All.Single(p => p.GetType() == info.Projection
-            || (p is ProjectionBase b && b.Name == info.Name)).BuildForInline();
+        var source = shadow.Options.Projections.All.Single(p => p.GetType() == info.Projection || (p is ProjectionBase b && b.Name == info.Name));
+        var projection = new ShadowProjection(source.BuildForInline(), source as IStartedByEvent);
         var reader = new LogReader();
         var high = await HighestSequenceAsync(settings, ct);
         // Reading the next page overlaps applying this one (one reads the live log, the other writes the shadow tables).
@@ -147,12 +147,32 @@ public sealed class ProjectionRebuilder(IDocumentStore store, StoreSettings sett
     private static bool IsKeyedByStream(Type document) => document.GetProperty("Id")?.PropertyType == typeof(Guid);
 
     /// <summary>Runs the projection over one page of events, grouped by stream in their order, and commits its documents to the shadow tables.</summary>
-    private static async Task ApplyAsync(DocumentStore shadow, IInlineProjection<IDocumentOperations> projection, IReadOnlyList<IEvent> page, CancellationToken ct)
+    private static async Task ApplyAsync(DocumentStore shadow, ShadowProjection projection, IReadOnlyList<IEvent> page, CancellationToken ct)
     {
-        var streams = page.GroupBy(e => e.StreamId).Select(g => StreamAction.Append(g.Key, [.. g])).ToList();
+        var streams = projection.Relevant(page.GroupBy(e => e.StreamId)).Select(g => StreamAction.Append(g.Key, [.. g])).ToList();
+        if (streams.Count == 0)
+        {
+            return;
+        }
+
         await using var session = shadow.LightweightSession();
-        await projection.ApplyAsync(session, streams, ct);
+        await projection.Inline.ApplyAsync(session, streams, ct);
         await session.SaveChangesAsync(ct);
+    }
+
+    /// <summary>
+    /// The projection run over the log. One whose documents only an event of its own starts (<see cref="IStartedByEvent"/>:
+    /// the object states) is handed only the streams it holds a document for, or that such an event starts in this page;
+    /// so the VM projection never loads a document for a task's or a host's stream. Pages are applied one at a time.
+    /// </summary>
+    private sealed class ShadowProjection(IInlineProjection<IDocumentOperations> inline, IStartedByEvent? starter)
+    {
+        private readonly HashSet<Guid> held = [];
+
+        public IInlineProjection<IDocumentOperations> Inline => inline;
+
+        public IEnumerable<IGrouping<Guid, IEvent>> Relevant(IEnumerable<IGrouping<Guid, IEvent>> streams) =>
+            starter is null ? streams : streams.Where(s => held.Contains(s.Key) || (s.Any(e => starter.Starts(e.Data)) && held.Add(s.Key)));
     }
 
     public void Dispose()
