@@ -47,7 +47,12 @@ public static class XapiProjections
         new(StateSnapshotProjection.Name, typeof(StateSnapshotProjection), [typeof(VmSnapshot), typeof(HostSnapshot)], ProjectionLifecycle.Async, 1),
     ];
 
-    public static void Configure(StoreOptions opts)
+    /// <param name="opts">The store's options.</param>
+    /// <param name="asyncProjections">
+    /// False in a host agent process: it applies the inline projections (it appends events) but never runs the async ones,
+    /// which only the service's HotCold daemon runs; their documents' tables are still described.
+    /// </param>
+    public static void Configure(StoreOptions opts, bool asyncProjections = true)
     {
         opts.Projections.Add(new VmProjection(), ProjectionLifecycle.Inline);
         opts.Projections.Add(new HostProjection(), ProjectionLifecycle.Inline);
@@ -62,7 +67,11 @@ public static class XapiProjections
 
         // Async: the as-of snapshots. No command reads them, so nothing waits for them; an as-of read folds from an earlier
         // snapshot (or the stream's start) when the daemon has not written the latest yet.
-        opts.Projections.Add(new StateSnapshotProjection(), ProjectionLifecycle.Async, StateSnapshotProjection.Name);
+        if (asyncProjections)
+        {
+            opts.Projections.Add(new StateSnapshotProjection(), ProjectionLifecycle.Async, StateSnapshotProjection.Name);
+        }
+
         opts.Schema.For<VmSnapshot>().Duplicate(x => x.StreamId).Duplicate(x => x.Version).Duplicate(x => x.At);
         opts.Schema.For<HostSnapshot>().Duplicate(x => x.StreamId).Duplicate(x => x.Version).Duplicate(x => x.At);
 

@@ -49,6 +49,10 @@ public static class XapiApp
             builder.Configuration.GetValue<bool?>("Xapi:Retention:ArchiveDestroyed") ?? true,
             builder.Configuration.GetValue<TimeSpan?>("Xapi:Retention:Sweep")));
         builder.Services.AddXapiApplication();
+        builder.Services.AddSingleton(new Application.Hosts.LivenessSettings(
+            builder.Configuration.GetValue<TimeSpan?>("Xapi:Agent:Heartbeat") ?? Application.Hosts.LivenessSettings.DefaultHeartbeat,
+            builder.Configuration.GetValue<TimeSpan?>("Xapi:Agent:LiveTimeout") ?? Application.Hosts.LivenessSettings.DefaultLiveTimeout));
+        builder.Services.AddHostedService<Application.Hosts.HostLiveness>();
         builder.Services.AddSingleton<TokenStore>();
         builder.Services.AddSingleton<IdempotencyStore>();
         builder.Services.AddHostedService<AdminToken>();

@@ -21,7 +21,8 @@ public sealed record HostView(
     IReadOnlyList<Guid> Srs,
     string Hypervisor,
     bool IsCoordinator,
-    long Version)
+    long Version,
+    string Agent)
 {
     public static HostView From(Host h) => new(
         h.Id,
@@ -41,5 +42,6 @@ public sealed record HostView(
         h.Srs,
         h.Hypervisor,
         h.IsCoordinator,
-        h.Version);
+        h.Version,
+        h.Agent);
 }

@@ -10,7 +10,7 @@ using Xapi.Cqrs.Domain.Storage;
 
 namespace Xapi.Cqrs.Application.Hosts;
 
-/// <summary>POST /api/hosts: a host joins the pool, enabled and live. The first host is the coordinator.</summary>
+/// <summary>POST /api/hosts: a host joins the pool, enabled and live (an external host: live once its agent heartbeats). The first host is the coordinator.</summary>
 public static class RegisterHost
 {
     public static readonly string[] Hypervisors = ["simulated", "qemu"];
@@ -24,7 +24,8 @@ public static class RegisterHost
         bool? HvmCapable,
         Guid[]? Networks,
         Guid[]? Srs,
-        string? Hypervisor) : IRequest<Created>;
+        string? Hypervisor,
+        string? Agent = null) : IRequest<Created>;
 
     public sealed class Validator : XapiValidator<Command>
     {
@@ -40,6 +41,7 @@ public static class RegisterHost
             RuleFor(c => c.Srs).Must(n => n is null || n.Distinct().Count() == n.Length).InvalidValue("srs");
             RuleFor(c => c.Hypervisor).Must(h => h is null || Hypervisors.Contains(h))
                 .Xapi(ErrorCodes.ValueNotSupported, (_, h) => ["hypervisor", h ?? "", "one of " + string.Join(", ", Hypervisors)]);
+            RuleFor(c => c.Agent).Must(a => a is null || HostAgents.All.Contains(a)).InvalidValue("agent");
         }
     }
 
@@ -72,7 +74,8 @@ public static class RegisterHost
                 [.. networks],
                 [.. srs],
                 request.Hypervisor ?? defaults.Hypervisor,
-                IsCoordinator: isFirst));
+                IsCoordinator: isFirst,
+                Agent: request.Agent ?? HostAgents.InProcess));
             await session.SaveChangesAsync(cancellationToken);
             return new Created(id, 1);
         }

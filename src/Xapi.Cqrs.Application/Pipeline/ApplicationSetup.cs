@@ -11,7 +11,9 @@ public static class ApplicationSetup
     /// MediatR 5.1.0 (the version the registry here serves) wired into Microsoft's DI by hand: the
     /// mediator, every handler of this assembly, and the validation behavior for every request.
     /// </summary>
-    public static IServiceCollection AddXapiApplication(this IServiceCollection services)
+    /// <param name="services">The container.</param>
+    /// <param name="background">False in a host agent process: the pipeline and handlers without the service's background work (start decisions, retention).</param>
+    public static IServiceCollection AddXapiApplication(this IServiceCollection services, bool background = true)
     {
         services.AddTransient<ServiceFactory>(sp => sp.GetService!);
         services.AddTransient<IMediator, Mediator>();
@@ -32,12 +34,20 @@ public static class ApplicationSetup
         services.AddValidatorsFromAssembly(typeof(ApplicationSetup).Assembly, ServiceLifetime.Singleton, includeInternalTypes: true);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<Vms.StartDecider>();
-        services.AddHostedService(sp => sp.GetRequiredService<Vms.StartDecider>());
+        if (background)
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<Vms.StartDecider>());
+        }
+
         services.AddSingleton<Tasks.TaskSignals>();
         services.AddSingleton<Store.ProjectionRebuilder>();
         services.TryAddSingleton(new Vms.RetentionSettings());
         services.AddSingleton<Vms.VmArchive>();
-        services.AddHostedService(sp => sp.GetRequiredService<Vms.VmArchive>());
+        if (background)
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<Vms.VmArchive>());
+        }
+
         services.AddSingleton<Admin.AdminProjections.Rebuilds>();
         services.AddSingleton<Store.ICommitObserver>(sp => sp.GetRequiredService<Tasks.TaskSignals>());
         services.AddSingleton<Events.CommitSignal>();

@@ -32,7 +32,25 @@ public static class StoreSetup
             .AddAsyncDaemon(DaemonMode.HotCold);
     }
 
-    public static StoreOptions Options(StoreSettings settings, CommitFeed? feed = null)
+    /// <summary>
+    /// The store of a host agent process (src/Xapi.Cqrs.HostAgent run on its own): the same options, events and inline
+    /// projections as the service (the agent appends events), but no async projection, and its daemon runs Solo only for
+    /// the agent's own subscription (named per host, so its checkpoint is its own). It never takes part in the service's
+    /// HotCold leader election: that advisory lock is one per database, and an agent holding it would leave the
+    /// service's async projections unrun.
+    /// </summary>
+    public static MartenServiceCollectionExtensions.MartenConfigurationExpression AddXapiAgentStore(this IServiceCollection services, StoreSettings settings)
+    {
+        services.AddScoped<CommandContext>();
+        services.AddSingleton(settings);
+        services.AddSingleton<CommitFeed>();
+        return services.AddMarten(sp => Options(settings, sp.GetRequiredService<CommitFeed>(), asyncProjections: false))
+            .BuildSessionsWith<ActorSessionFactory>(ServiceLifetime.Scoped)
+            .ApplyAllDatabaseChangesOnStartup()
+            .AddAsyncDaemon(DaemonMode.Solo);
+    }
+
+    public static StoreOptions Options(StoreSettings settings, CommitFeed? feed = null, bool asyncProjections = true)
     {
         var opts = new StoreOptions();
         opts.Connection(settings.ConnectionString);
@@ -61,7 +79,8 @@ public static class StoreSetup
             opts.Listeners.Add(feed);
         }
 
-        XapiProjections.Configure(opts);
+        XapiProjections.Configure(opts, asyncProjections);
+        opts.Schema.For<Hosts.HostHeartbeat>();
         return opts;
     }
 }

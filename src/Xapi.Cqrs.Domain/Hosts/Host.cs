@@ -24,6 +24,12 @@ public sealed record Host
     public bool Enabled { get; init; } = true;
     public bool Live { get; init; } = true;
 
+    /// <summary>"in-process" (the service runs this host's agent) or "external" (a process of its own, <see cref="HostAgents"/>).</summary>
+    public string Agent { get; init; } = HostAgents.InProcess;
+
+    /// <summary>True when this host's agent runs as its own process; the service's in-process agents never drive it.</summary>
+    public bool HasExternalAgent => Agent == HostAgents.External;
+
     /// <summary>current_operations: task id → host operation (vm_start, evacuate, …).</summary>
     public ImmutableDictionary<Guid, string> CurrentOperations { get; init; } = ImmutableDictionary<Guid, string>.Empty;
 
@@ -46,6 +52,9 @@ public sealed record Host
         Srs = e.Srs,
         Hypervisor = e.Hypervisor,
         IsCoordinator = e.IsCoordinator,
+        Agent = e.Agent ?? HostAgents.InProcess,
+        // An external host is live only once its agent heartbeats (the liveness monitor sets it).
+        Live = e.Agent != HostAgents.External,
     };
 
     public Host On(HostEnabled e) => this with { Enabled = true };

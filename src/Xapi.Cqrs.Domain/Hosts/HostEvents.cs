@@ -13,7 +13,16 @@ public sealed record HostRegistered(
     ImmutableArray<Guid> Networks,
     ImmutableArray<Guid> Srs,
     string Hypervisor,
-    bool IsCoordinator);
+    bool IsCoordinator,
+    string Agent = HostAgents.InProcess);
+
+/// <summary>Who runs a host's agent: the service itself (in-process) or a process of its own on the host (external).</summary>
+public static class HostAgents
+{
+    public const string InProcess = "in-process";
+    public const string External = "external";
+    public static readonly string[] All = [InProcess, External];
+}
 
 public sealed record HostEnabled;
 

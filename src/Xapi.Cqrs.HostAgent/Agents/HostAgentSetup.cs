@@ -15,7 +15,7 @@ public static class HostAgentSetup
         services.AddSingleton<LocalAgents>();
         services.AddSingleton<Application.Store.ICommitObserver>(sp => sp.GetRequiredService<LocalAgents>());
         services.AddHostedService(sp => sp.GetRequiredService<LocalAgents>());
-        marten.AddSubscriptionWithServices<HostAgentSubscription>(ServiceLifetime.Singleton);
+        marten.AddSubscriptionWithServices<HostAgentSubscription>(ServiceLifetime.Singleton, o => o.Name = settings.SubscriptionName);
         return services;
     }
 }

@@ -20,10 +20,10 @@ public sealed class HostAgentSubscription : SubscriptionBase
 {
     private readonly LocalAgents agents;
 
-    public HostAgentSubscription(LocalAgents agents)
+    public HostAgentSubscription(LocalAgents agents, AgentSettings settings)
     {
         this.agents = agents;
-        Name = "host-agents";
+        Name = settings.SubscriptionName;
         IncludeType<ScheduledToBeResidentOnSet>();
         IncludeType<OperationAdded>(); // unpause and the power operations
         IncludeType<TaskCancelled>(); // an operation overtaken: its running work stops

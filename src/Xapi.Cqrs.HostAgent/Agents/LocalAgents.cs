@@ -34,6 +34,18 @@ public sealed record AgentSettings(TimeSpan CoalesceWindow)
 
     /// <summary>How often the open operations are checked against their deadlines (Xapi:Agent:DeadlineSweep); also the grace past a deadline.</summary>
     public TimeSpan DeadlineSweep { get; init; } = DefaultDeadlineSweep;
+
+    /// <summary>
+    /// Xapi:HostId — set in an agent process (src/Xapi.Cqrs.HostAgent run on its own): the one host this process drives.
+    /// Unset in the service, which drives every in-process host and never an external one.
+    /// </summary>
+    public Guid? OnlyHost { get; init; }
+
+    /// <summary>The durable subscription's name (its checkpoint): the service's, or one per agent process.</summary>
+    public string SubscriptionName => OnlyHost is { } host ? $"host-agent-{host}" : "host-agents";
+
+    /// <summary>True when this process drives the host's agent.</summary>
+    public bool Drives(Host host) => OnlyHost is { } only ? host.Id == only : !host.HasExternalAgent;
 }
 
 /// <summary>
@@ -135,6 +147,11 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
     /// <summary>The hypervisor of a simulated or qemu host, created on first use from the host's record.</summary>
     public IHypervisor? HypervisorFor(Host host)
     {
+        if (!settings.Drives(host))
+        {
+            return null; // an external host's agent is its own process; an agent process drives only its host
+        }
+
         var hypervisor = host.Hypervisor switch
         {
             "simulated" => registry.GetOrCreateSimulated(host.Id, host.MemoryTotal, host.MemoryOverhead, time),

@@ -23,6 +23,14 @@ public sealed class RegisterHostValidatorTests
     public Task Host_with_only_the_required_fields_passes() =>
         Passes(new RegisterHost.Command("h", null, GiB, null, 1, null, null, null, null));
 
+    [Theory]
+    [InlineData("in-process")]
+    [InlineData("external")]
+    public Task Known_agent_passes(string agent) => Passes(Valid with { Agent = agent });
+
+    [Fact]
+    public Task Unknown_agent_is_invalid_value() => Fails(Valid with { Agent = "remote" }, "INVALID_VALUE", "agent", "remote");
+
     [Fact]
     public Task Empty_name_is_invalid_value() => Fails(Valid with { NameLabel = "" }, "INVALID_VALUE", "name_label", "");
 
