@@ -11,4 +11,7 @@ public sealed class XapiOptions
 
     /// <summary>Register the demo pool (4 simulated hosts, a few halted VMs) when the store is empty.</summary>
     public bool DemoPool { get; set; }
+
+    /// <summary>With <see cref="DemoPool"/>: also register one qemu host and a small VM placed on it (ops/run --qemu).</summary>
+    public bool DemoQemuHost { get; set; }
 }
