@@ -36,22 +36,14 @@ public static class XapiApp
         var marten = builder.Services.AddXapiStore(new StoreSettings(connectionString, options.Schema));
         var deadlines = Application.Admin.OperationDeadlines.From(builder.Configuration);
         builder.Services.AddSingleton(deadlines);
-        builder.Services.AddHostAgents(marten, new AgentSettings(
-            builder.Configuration.GetValue<TimeSpan?>("Xapi:Agent:CoalesceWindow") ?? AgentSettings.DefaultCoalesceWindow)
-        {
-            Deadlines = deadlines,
-            RebootDelay = builder.Configuration.GetValue<TimeSpan?>("Xapi:Agent:RebootDelay") ?? AgentSettings.DefaultRebootDelay,
-            DeadlineSweep = builder.Configuration.GetValue<TimeSpan?>("Xapi:Agent:DeadlineSweep") ?? AgentSettings.DefaultDeadlineSweep,
-        });
+        builder.Services.AddHostAgents(marten, AgentSettings.From(builder.Configuration, deadlines));
         builder.Services.AddSingleton(new Application.Vms.PlacementSettings(options.Seed,
             builder.Configuration.GetValue<TimeSpan?>("Xapi:Placement:DecideWithin")));
         builder.Services.AddSingleton(new Application.Vms.RetentionSettings(
             builder.Configuration.GetValue<bool?>("Xapi:Retention:ArchiveDestroyed") ?? true,
             builder.Configuration.GetValue<TimeSpan?>("Xapi:Retention:Sweep")));
         builder.Services.AddXapiApplication();
-        builder.Services.AddSingleton(new Application.Hosts.LivenessSettings(
-            builder.Configuration.GetValue<TimeSpan?>("Xapi:Agent:Heartbeat") ?? Application.Hosts.LivenessSettings.DefaultHeartbeat,
-            builder.Configuration.GetValue<TimeSpan?>("Xapi:Agent:LiveTimeout") ?? Application.Hosts.LivenessSettings.DefaultLiveTimeout));
+        builder.Services.AddSingleton(Application.Hosts.LivenessSettings.From(builder.Configuration));
         builder.Services.AddHostedService<Application.Hosts.HostLiveness>();
         builder.Services.AddSingleton<TokenStore>();
         builder.Services.AddSingleton<IdempotencyStore>();

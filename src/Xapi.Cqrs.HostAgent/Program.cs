@@ -32,16 +32,8 @@ builder.Services.AddSingleton(new Xapi.Cqrs.Application.Hosts.HostDefaults(confi
 var marten = builder.Services.AddXapiAgentStore(new StoreSettings(connectionString, config["Xapi:Schema"] ?? "xapi"));
 var deadlines = Xapi.Cqrs.Application.Admin.OperationDeadlines.From(config);
 builder.Services.AddSingleton(deadlines);
-builder.Services.AddSingleton(new LivenessSettings(
-    config.GetValue<TimeSpan?>("Xapi:Agent:Heartbeat") ?? LivenessSettings.DefaultHeartbeat,
-    config.GetValue<TimeSpan?>("Xapi:Agent:LiveTimeout") ?? LivenessSettings.DefaultLiveTimeout));
-builder.Services.AddHostAgents(marten, new AgentSettings(config.GetValue<TimeSpan?>("Xapi:Agent:CoalesceWindow") ?? AgentSettings.DefaultCoalesceWindow)
-{
-    Deadlines = deadlines,
-    RebootDelay = config.GetValue<TimeSpan?>("Xapi:Agent:RebootDelay") ?? AgentSettings.DefaultRebootDelay,
-    DeadlineSweep = config.GetValue<TimeSpan?>("Xapi:Agent:DeadlineSweep") ?? AgentSettings.DefaultDeadlineSweep,
-    OnlyHost = hostId,
-});
+builder.Services.AddSingleton(LivenessSettings.From(config));
+builder.Services.AddHostAgents(marten, AgentSettings.From(config, deadlines) with { OnlyHost = hostId });
 builder.Services.AddHostedService<Heartbeat>();
 builder.Services.AddXapiApplication(background: false);
 await builder.Build().RunAsync();

@@ -1,8 +1,10 @@
 using Marten;
+using Microsoft.Extensions.Configuration;
 using MediatR;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Xapi.Cqrs.Application.Pipeline;
 using Xapi.Cqrs.Application.Store;
 using Host = Xapi.Cqrs.Domain.Hosts.Host;
 
@@ -24,6 +26,11 @@ public sealed record LivenessSettings(TimeSpan Heartbeat, TimeSpan LiveTimeout)
         : this(DefaultHeartbeat, DefaultLiveTimeout)
     {
     }
+
+    /// <summary>From Xapi:Agent:Heartbeat and Xapi:Agent:LiveTimeout, the defaults where unset.</summary>
+    public static LivenessSettings From(IConfiguration config) => new(
+        config.GetValue<TimeSpan?>("Xapi:Agent:Heartbeat") ?? DefaultHeartbeat,
+        config.GetValue<TimeSpan?>("Xapi:Agent:LiveTimeout") ?? DefaultLiveTimeout);
 }
 
 /// <summary>
@@ -88,27 +95,6 @@ public sealed class HostLiveness(IServiceScopeFactory scopes, LivenessSettings s
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(settings.Heartbeat, time);
-        try
-        {
-            do
-            {
-                try
-                {
-                    await CheckAsync(stoppingToken);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    log.LogError(e, "the host liveness check failed");
-                }
-            }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
-        }
-        catch (OperationCanceledException)
-        {
-            // stopping
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Periodic.RunAsync(settings.Heartbeat, time, CheckAsync, e => log.LogError(e, "the host liveness check failed"), stoppingToken);
 }

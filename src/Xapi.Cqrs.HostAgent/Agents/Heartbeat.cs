@@ -2,6 +2,7 @@ using Marten;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Xapi.Cqrs.Application.Hosts;
+using Xapi.Cqrs.Application.Pipeline;
 
 namespace Xapi.Cqrs.HostAgent.Agents;
 
@@ -27,27 +28,6 @@ public sealed class Heartbeat(IDocumentStore store, AgentSettings agent, Livenes
         await session.SaveChangesAsync(ct);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(settings.Heartbeat, time);
-        try
-        {
-            do
-            {
-                try
-                {
-                    await BeatAsync(stoppingToken);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    log.LogWarning(e, "the heartbeat could not be written");
-                }
-            }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
-        }
-        catch (OperationCanceledException)
-        {
-            // stopping
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Periodic.RunAsync(settings.Heartbeat, time, BeatAsync, e => log.LogWarning(e, "the heartbeat could not be written"), stoppingToken);
 }

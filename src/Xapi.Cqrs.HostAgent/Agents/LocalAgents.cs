@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using JasperFx.Events;
 using Marten;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -46,6 +47,15 @@ public sealed record AgentSettings(TimeSpan CoalesceWindow)
 
     /// <summary>True when this process drives the host's agent.</summary>
     public bool Drives(Host host) => OnlyHost is { } only ? host.Id == only : !host.HasExternalAgent;
+
+    /// <summary>From Xapi:Agent:CoalesceWindow, RebootDelay and DeadlineSweep (the defaults where unset), with the operations' deadlines.</summary>
+    public static AgentSettings From(IConfiguration config, Application.Admin.OperationDeadlines deadlines) =>
+        new(config.GetValue<TimeSpan?>("Xapi:Agent:CoalesceWindow") ?? DefaultCoalesceWindow)
+        {
+            Deadlines = deadlines,
+            RebootDelay = config.GetValue<TimeSpan?>("Xapi:Agent:RebootDelay") ?? DefaultRebootDelay,
+            DeadlineSweep = config.GetValue<TimeSpan?>("Xapi:Agent:DeadlineSweep") ?? DefaultDeadlineSweep,
+        };
 }
 
 /// <summary>
