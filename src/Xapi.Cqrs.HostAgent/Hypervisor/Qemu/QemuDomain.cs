@@ -31,6 +31,9 @@ public sealed record QemuDomainRecord
     public required string ConsoleLog { get; init; }
     public int Pid { get; init; }
 
+    /// <summary>The domain boots a kernel directly (<see cref="Qemu.DirectBoot"/>): once its console is written, it has booted an OS.</summary>
+    public bool DirectBoot { get; init; }
+
     /// <summary><c>action-request=poweroff</c> until §6.3 step 8: a domain still carrying it is half-built.</summary>
     public bool ActionRequest { get; init; } = true;
 

@@ -23,6 +23,16 @@ namespace Xapi.Cqrs.HostAgent.Hypervisor.Qemu;
 /// <c>shutdown</c> (the Xen "shutdown" domain state, holding its memory until destroyed) and raises
 /// <see cref="DomainStopped"/>; a QEMU that dies is a crash. Disposing closes the QMP connections and leaves the
 /// processes running (a restarted agent adopts them); <see cref="DestroyDomainAsync"/> stops them.
+/// <para>
+/// Guest features, honestly: a domain reports <see cref="AcpiGuest"/> (the power button and Ctrl-Alt-Del, so clean
+/// shutdown and reboot are offered) only once an OS has booted in it, and the only sign of that without PV drivers is
+/// the OS itself: a direct-boot domain (<see cref="DirectBoot"/>, a kernel from its boot VDI) that has run and whose serial
+/// console log is no longer empty (the kernel has written to it). A firmware-only domain never does (SeaBIOS alone ignores
+/// the button): it has no features, so clean shutdown and reboot are refused up front (<c>VM_LACKS_FEATURE</c>) rather
+/// than failing at their deadline. The first unpause of a direct-boot domain waits, up to
+/// <see cref="QemuSettings.GuestBootTimeout"/>, for that console output, so the start reports the features (as PV drivers
+/// have written theirs when a Xen unpause returns); a kernel that stays silent is left without them.
+/// </para>
 /// Thread-safe: one lock guards the domains, never held across an await.
 /// </summary>
 public sealed partial class QemuHost : IHypervisor, IDisposable
@@ -34,7 +44,7 @@ public sealed partial class QemuHost : IHypervisor, IDisposable
 
     public const int MaxNics = 8;
 
-    /// <summary>What the guest is said to support once it has booted: the ACPI power button and Ctrl-Alt-Del.</summary>
+    /// <summary>What a guest that has booted an OS (see the class remarks) is said to support: the ACPI power button and Ctrl-Alt-Del.</summary>
     public static readonly GuestAgentInfo AcpiGuest = new("qemu-acpi", ["feature-poweroff", "feature-reboot"]);
 
     private readonly object _gate = new();
@@ -150,6 +160,7 @@ public sealed partial class QemuHost : IHypervisor, IDisposable
                 MonitorSocket = SocketPath(dir, domid, "monitor"),
                 PidFile = Path.Combine(dir, "qemu.pid"),
                 ConsoleLog = ConsoleLogPath(spec.VmId),
+                DirectBoot = spec.DirectBoot is not null,
             };
             d = new Dom(record, dir) { State = DomainStates.Paused, Boot = spec.DirectBoot };
             _domains.Add(spec.VmId, d);
@@ -241,11 +252,15 @@ public sealed partial class QemuHost : IHypervisor, IDisposable
         return Task.CompletedTask;
     }
 
-    /// <summary><c>cont</c>: paused → running (the first time, the guest boots); running or shut down: nothing.</summary>
+    /// <summary>
+    /// <c>cont</c>: paused → running (the first time, the guest boots, and a direct-boot kernel is given up to
+    /// <see cref="QemuSettings.GuestBootTimeout"/> to write to its console); running or shut down: nothing.
+    /// </summary>
     public async Task UnpauseAsync(Guid vmId, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         Dom d;
+        bool firstBoot;
         lock (_gate)
         {
             d = GetLocked(vmId);
@@ -255,6 +270,7 @@ public sealed partial class QemuHost : IHypervisor, IDisposable
             }
 
             AssertBuiltLocked(d);
+            firstBoot = !d.Booted;
         }
 
         await QmpAsync(d, "cont", null, ct).ConfigureAwait(false);
@@ -267,6 +283,52 @@ public sealed partial class QemuHost : IHypervisor, IDisposable
 
             d.Booted = true;
         }
+
+        if (firstBoot && d.Record.DirectBoot)
+        {
+            await WaitForGuestAsync(d, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Polls the console log of a booting direct-boot domain until it is written, the domain stops, or the timeout passes.</summary>
+    private async Task WaitForGuestAsync(Dom d, CancellationToken ct)
+    {
+        var deadline = TimeProvider.System.GetUtcNow() + Settings.GuestBootTimeout;
+        while (true)
+        {
+            lock (_gate)
+            {
+                if (GuestUpLocked(d) || d.State == DomainStates.Shutdown || d.Destroying is not null || _disposed)
+                {
+                    return;
+                }
+            }
+
+            if (TimeProvider.System.GetUtcNow() >= deadline)
+            {
+                return;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>True once the domain has booted an OS (see the class remarks): it is direct-boot, has run, and its console is written.</summary>
+    private static bool GuestUpLocked(Dom d)
+    {
+        if (!d.GuestUp && d.Booted && d.Record.DirectBoot)
+        {
+            try
+            {
+                d.GuestUp = new FileInfo(d.Record.ConsoleLog) is { Exists: true, Length: > 0 };
+            }
+            catch (IOException)
+            {
+                // not readable now: asked again next time
+            }
+        }
+
+        return d.GuestUp;
     }
 
     /// <summary><c>stop</c>: running → paused; paused or shut down: nothing.</summary>
@@ -729,7 +791,7 @@ public sealed partial class QemuHost : IHypervisor, IDisposable
             [.. r.Disks.Select(x => x.Id)], [.. r.Nics.Select(x => x.Id)], null)
         {
             ShutdownReason = d.State == DomainStates.Shutdown ? d.ShutdownReason : null,
-            Guest = d.Booted ? AcpiGuest : null,
+            Guest = GuestUpLocked(d) ? AcpiGuest : null,
             Pid = r.Pid,
             ConsoleLog = r.ConsoleLog,
             MonitorSocket = r.MonitorSocket,
@@ -786,6 +848,7 @@ public sealed partial class QemuHost : IHypervisor, IDisposable
         public string State { get; set; } = DomainStates.Paused;
         public ShutdownReason? ShutdownReason { get; set; }
         public bool Booted { get; set; }
+        public bool GuestUp { get; set; }
         public TaskCompletionSource<bool>? ShutdownRequest { get; set; }
         public TaskCompletionSource? Destroying { get; set; }
         public bool Detached { get; set; }

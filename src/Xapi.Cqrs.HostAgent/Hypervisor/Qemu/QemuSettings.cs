@@ -26,6 +26,9 @@ public sealed record QemuSettings(string Directory, string SrDirectory)
     /// <summary>How long QEMU may take to daemonize and answer on QMP after it is spawned.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long the first unpause of a direct-boot domain waits for its kernel to write to the serial console.</summary>
+    public TimeSpan GuestBootTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long a guest may take to release a device asked to unplug (<c>device_del</c>).</summary>
     public TimeSpan HotplugTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
