@@ -141,13 +141,19 @@ public sealed class GuestBootTests(GuestBootServer server, ITestOutputHelper out
             // Then the VM runs again in a new domain: a new QEMU, the old one gone
             var second = await QemuGuests.EventuallyAsync(async () =>
             {
+                // A domain being created shows pid 0 until its QEMU has daemonized
                 var d = await pool.FindDomainAsync(host, vm.Id);
-                if (d is not null && d.Pid != first.Pid && !started.Exists(s => s.Pid == d.Pid))
+                if (d is not { Pid: > 0 } || d.Pid == first.Pid)
+                {
+                    return null;
+                }
+
+                if (!started.Exists(s => s.Pid == d.Pid))
                 {
                     started.Add(d);
                 }
 
-                return d is not null && d.Pid != first.Pid && d.Domid != first.Domid ? d : null;
+                return d.Domid != first.Domid ? d : null;
             }, Boot, "a new domain of the VM after the guest's poweroff", ct);
             output.WriteLine($"restarted in domain {second.Domid} (pid {second.Pid}) after {clock.Elapsed.TotalSeconds:0.0} s");
             QemuProcess.IsOurs(first.Pid, first.MonitorSocket).ShouldBeFalse("the first QEMU is gone");

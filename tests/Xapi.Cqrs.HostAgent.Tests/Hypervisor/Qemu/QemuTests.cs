@@ -104,6 +104,7 @@ public sealed class QemuTests : IDisposable
 
         await host.UnpauseAsync(vm, ct);
         host.FindDomain(vm)!.State.ShouldBe(DomainStates.Running);
+        host.FindDomain(vm)!.Guest.ShouldBeNull("a firmware-only guest has booted no OS: no ACPI features are claimed for it");
         await host.PauseAsync(vm, ct);
         host.FindDomain(vm)!.State.ShouldBe(DomainStates.Paused);
         await host.UnpauseAsync(vm, ct);
