@@ -14,7 +14,8 @@ public sealed class GuestBootServer : XapiServer;
 /// <summary>
 /// A real Linux guest (ops/guest-image: Debian's cloud kernel and a busybox initramfs) booted on a qemu host through the
 /// API: its console shows it up, it reports the ACPI features, and the power operations it takes part in — its own
-/// poweroff (followed per actions_after_shutdown) and the ACPI power button of a clean shutdown — end with no QEMU left.
+/// poweroff (followed per actions_after_shutdown), Ctrl-Alt-Del for a clean reboot and the ACPI power button of a clean
+/// shutdown — end with no QEMU left.
 /// One guest boots at a time (the collection runs one class at a time); every QEMU started is killed by pid in a finally.
 /// </summary>
 [Collection(QemuApiCollection.Name)]
@@ -72,7 +73,7 @@ public sealed class GuestBootTests(GuestBootServer server, ITestOutputHelper out
     }
 
     [Fact]
-    public async Task A_booted_guest_reports_the_acpi_features_and_a_clean_shutdown_powers_it_off_by_the_power_button()
+    public async Task A_booted_guest_reports_the_acpi_features_reboots_on_ctrl_alt_del_and_powers_off_on_the_power_button()
     {
         var started = new List<QemuDomainView>();
         using var client = server.Client();
@@ -101,14 +102,30 @@ public sealed class GuestBootTests(GuestBootServer server, ITestOutputHelper out
             output.WriteLine($"{up}, ready after {clock.Elapsed.TotalSeconds:0.0} s");
             up.ShouldStartWith(GuestImage.UpMarker + "6."); // the kernel release
 
-            // When it is shut down cleanly
+            // When it is rebooted cleanly
+            clock.Restart();
+            var rebooted = await PostOkAsync(client, $"/api/vms/{vm.Id}/clean-reboot");
+            output.WriteLine($"clean reboot took {clock.Elapsed.TotalSeconds:0.0} s");
+
+            // Then the guest restarted on Ctrl-Alt-Del and the VM runs in a new domain, a new QEMU, which boots the guest again
+            rebooted.Power().ShouldBe("Running");
+            var next = await pool.DomainAsync(host, vm.Id);
+            started.Add(next);
+            (next.Domid, next.Pid).ShouldNotBe((domain.Domid, domain.Pid));
+            QemuProcess.IsOurs(domain.Pid, domain.MonitorSocket).ShouldBeFalse("the first QEMU is gone after the reboot");
+            next.PvDriversVersion.ShouldBe(QemuHost.AcpiGuest.PvDriversVersion);
+
+            // When it is shut down cleanly at once, while the guest is (most likely) still booting, acpid not listening yet
+            var early = !GuestImage.ReadConsole(next.ConsoleLog).Contains(GuestImage.ReadyMarker, StringComparison.Ordinal);
+            output.WriteLine(early ? "clean shutdown asked before the guest listened" : "clean shutdown asked once the guest listened");
             clock.Restart();
             var halted = await PostOkAsync(client, $"/api/vms/{vm.Id}/clean-shutdown");
             output.WriteLine($"clean shutdown took {clock.Elapsed.TotalSeconds:0.0} s");
+            GuestImage.ReadConsole(next.ConsoleLog).ShouldContain(GuestImage.UpMarker, customMessage: "the guest could only power off once up (acpid starts after the marker)");
 
-            // Then the guest powered itself off on the ACPI button, the VM is Halted and its QEMU is gone
+            // Then the power button, pressed again until the guest listened, powered it off: the VM is Halted and its QEMU is gone
             (halted.Power(), halted.GetProperty("domid").GetInt64()).ShouldBe(("Halted", -1L));
-            QemuProcess.IsOurs(domain.Pid, domain.MonitorSocket).ShouldBeFalse("no QEMU left after the clean shutdown (at most a zombie)");
+            QemuProcess.IsOurs(next.Pid, next.MonitorSocket).ShouldBeFalse("no QEMU left after the clean shutdown (at most a zombie)");
             (await pool.FindDomainAsync(host, vm.Id)).ShouldBeNull();
             (await pool.GetAsync($"/api/vms/{vm.Id}/history?type=domain_stopped_by_itself")).EnumerateArray().ShouldBeEmpty();
             await EventuallyNothingLeftAsync(pool);

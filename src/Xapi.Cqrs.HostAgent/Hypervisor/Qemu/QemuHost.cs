@@ -358,10 +358,12 @@ public sealed partial class QemuHost : IHypervisor, IDisposable
     }
 
     /// <summary>
-    /// Poweroff presses the ACPI power button (<c>system_powerdown</c>), reboot sends Ctrl-Alt-Del (<c>send-key</c>); true
-    /// once the guest has shut down (QMP <c>SHUTDOWN</c> with <c>guest: true</c>), false when <paramref name="timeout"/>
-    /// passes first (a guest without ACPI support, such as bare firmware, never answers). A paused guest is asked once it
-    /// runs again.
+    /// Poweroff presses the ACPI power button (<c>system_powerdown</c>), reboot sends Ctrl-Alt-Del (<c>send-key</c>), again
+    /// every <see cref="QemuSettings.ShutdownRepeat"/> until the guest has shut down (QMP <c>SHUTDOWN</c> with
+    /// <c>guest: true</c>): true then, false when <paramref name="timeout"/> passes first (a guest without ACPI support, such
+    /// as bare firmware, never answers). Pressed again because a booting OS drops a press made before its handler runs (a
+    /// Linux guest before its ACPI button driver and acpid, its keyboard driver), as a person would press again. A paused
+    /// guest is asked once it runs again.
     /// </summary>
     public async Task<bool> ShutdownAsync(Guid vmId, ShutdownReason reason, TimeSpan timeout, CancellationToken ct)
     {
@@ -386,22 +388,32 @@ public sealed partial class QemuHost : IHypervisor, IDisposable
 
         try
         {
-            if (reason == ShutdownReason.Poweroff)
+            var deadline = _time.GetUtcNow() + timeout;
+            while (true)
             {
-                await QmpAsync(d, "system_powerdown", null, ct).ConfigureAwait(false);
-            }
-            else
-            {
-                await QmpAsync(d, "send-key", new { keys = new object[] { Key("ctrl"), Key("alt"), Key("delete") } }, ct).ConfigureAwait(false);
-            }
+                if (reason == ShutdownReason.Poweroff)
+                {
+                    await QmpAsync(d, "system_powerdown", null, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    await QmpAsync(d, "send-key", new { keys = new object[] { Key("ctrl"), Key("alt"), Key("delete") } }, ct).ConfigureAwait(false);
+                }
 
-            try
-            {
-                return await request.Task.WaitAsync(timeout, _time, ct).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                return false;
+                var left = deadline - _time.GetUtcNow();
+                var wait = left < Settings.ShutdownRepeat ? left : Settings.ShutdownRepeat;
+                try
+                {
+                    return await request.Task.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, ct).ConfigureAwait(false);
+                }
+                catch (TimeoutException) when (_time.GetUtcNow() < deadline)
+                {
+                    // not yet: press again
+                }
+                catch (TimeoutException)
+                {
+                    return false;
+                }
             }
         }
         finally

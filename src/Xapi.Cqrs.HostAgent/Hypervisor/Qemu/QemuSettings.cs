@@ -29,6 +29,9 @@ public sealed record QemuSettings(string Directory, string SrDirectory)
     /// <summary>How long the first unpause of a direct-boot domain waits for its kernel to write to the serial console.</summary>
     public TimeSpan GuestBootTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How often a clean shutdown or reboot presses the power button (or Ctrl-Alt-Del) again while the guest has not answered.</summary>
+    public TimeSpan ShutdownRepeat { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>How long a guest may take to release a device asked to unplug (<c>device_del</c>).</summary>
     public TimeSpan HotplugTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
