@@ -12,8 +12,8 @@ namespace Xapi.Cqrs.HostAgent.Hypervisor.Qemu;
 /// <list type="bullet">
 /// <item>this file: create (the process, spawned paused with <c>-S</c>, one <c>pcie-root-port</c> per possible device, a
 /// QMP socket for the agent and one for inspection, a pidfile, the serial console in a log file), build, device model,
-/// pause (<c>stop</c>) and unpause (<c>cont</c>), clean shutdown (<c>system_powerdown</c> or Ctrl-Alt-Del, waiting for
-/// the guest), destroy (<c>quit</c>, then SIGKILL if QEMU lingers), power state from QMP events, reconciliation;</item>
+/// pause (<c>stop</c>) and unpause (<c>cont</c>), clean shutdown (<c>system_powerdown</c> or Ctrl-Alt-Del, pressed again
+/// until the guest answers or the deadline passes), destroy (<c>quit</c>, then SIGKILL if QEMU lingers), power state from QMP events, reconciliation;</item>
 /// <item><c>.Devices</c>: VBDs (a qcow2 image per VDI, <c>blockdev-add</c> + <c>device_add virtio-blk-pci</c>) and VIFs
 /// (<c>netdev_add</c> user networking with <c>restrict</c> + <c>device_add virtio-net-pci</c>).</item>
 /// </list>
