@@ -3,6 +3,7 @@ using Shouldly;
 using Xapi.Cqrs.Api.Tests.Fixtures;
 using Xapi.Cqrs.Api.Tests.Vms;
 using Xapi.Cqrs.HostAgent.Hypervisor.Qemu;
+using Xapi.Cqrs.Testing.Qemu;
 
 namespace Xapi.Cqrs.Api.Tests.Qemu;
 

@@ -4,6 +4,7 @@ using Xapi.Cqrs.Domain.Vbds;
 using Xapi.Cqrs.Domain.Vms;
 using Xapi.Cqrs.HostAgent.Hypervisor;
 using Xapi.Cqrs.HostAgent.Hypervisor.Qemu;
+using Xapi.Cqrs.Testing.Qemu;
 
 namespace Xapi.Cqrs.HostAgent.Tests.Hypervisor.Qemu;
 
@@ -144,6 +145,41 @@ public sealed class QemuTests : IDisposable
         (await stopped.Task.WaitAsync(TimeSpan.FromSeconds(10), ct)).Reason.ShouldBe(ShutdownReason.Crash);
         await second.DestroyDomainAsync(vm, ct);
         second.ListDomains().ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task A_direct_boot_domain_claims_the_acpi_features_once_its_kernel_writes_and_powers_off_on_the_power_button()
+    {
+        // Given a domain booting the guest image directly
+        var (kernel, initrd) = await GuestImage.GetAsync();
+        var vm = Guid.NewGuid();
+        using var host = new QemuHost(Guid.NewGuid(), 2048 * MiB, 0, Settings);
+        var domain = await host.CreateDomainAsync(Spec(vm) with { DirectBoot = new DirectBoot(kernel, initrd, DirectBoot.DefaultCmdline) }, ct);
+        pids.Add(domain.Pid!.Value);
+        await host.BuildDomainAsync(vm, ct);
+        await host.CreateDeviceModelAsync(vm, ct);
+        await host.ClearActionRequestAsync(vm, ct);
+        host.FindDomain(vm)!.Guest.ShouldBeNull("not booted yet");
+
+        // When it is unpaused (its first boot)
+        await host.UnpauseAsync(vm, ct);
+
+        // Then the kernel has written to the console by then, and the domain claims the ACPI features
+        new FileInfo(host.ConsoleLogPath(vm)).Length.ShouldBeGreaterThan(0);
+        host.FindDomain(vm)!.Guest.ShouldBe(QemuHost.AcpiGuest);
+
+        // When the power button is pressed at once, while the guest still boots: it is pressed again until the guest answers
+        var stopped = new TaskCompletionSource<DomainStopped>();
+        host.DomainStopped += (_, e) => stopped.TrySetResult(e);
+        (await host.ShutdownAsync(vm, ShutdownReason.Poweroff, TimeSpan.FromSeconds(90), ct)).ShouldBeTrue();
+
+        // Then the guest shut itself down: an asked-for shutdown, not a DomainStopped
+        var after = host.FindDomain(vm)!;
+        (after.State, after.ShutdownReason).ShouldBe((DomainStates.Shutdown, ShutdownReason.Poweroff));
+        stopped.Task.IsCompleted.ShouldBeFalse();
+        File.ReadAllText(host.ConsoleLogPath(vm)).ShouldContain(GuestImage.UpMarker);
+        await host.DestroyDomainAsync(vm, ct);
+        QemuProcess.IsOurs(domain.Pid!.Value, domain.MonitorSocket!).ShouldBeFalse();
     }
 
     public void Dispose()

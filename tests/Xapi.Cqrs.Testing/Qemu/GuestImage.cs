@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Xapi.Cqrs.Api.Tests.Fixtures;
+namespace Xapi.Cqrs.Testing.Qemu;
 
 /// <summary>
 /// The guest the qemu backend boots directly (<c>ops/guest-image</c>): its kernel and initramfs, from
