@@ -97,6 +97,23 @@ internal static class VmVerbs
             s.Print(await s.Client.PostAsync($"api/vms/{id}/destroy", ct), _ => Rendering.Line(s.Console, $"VM {Rendering.Named(given, id)} is destroyed"));
         });
 
+        var consoleHost = new Option<string?>("--host") { HelpName = "host", Description = "The qemu host whose console log to read (default: the host the VM runs on)" };
+        consoleHost.CompletionSources.Add(context => Completions.NamesFromServer(t, context.ParseResult, "api/hosts"));
+        var tail = new Option<int?>("--tail") { HelpName = "bytes", Description = "Only the log's last bytes (default and at most: the server's, 64 KiB and 1 MiB)" };
+        t.Define("vm-console", "A VM's serial console log on a qemu host, as its guest wrote it", [vmArg, consoleHost, tail], async (r, s, ct) =>
+        {
+            var given = r.GetValue(vmArg)!;
+            var id = await s.ResolveVmAsync(given, ct);
+            var host = r.GetValue(consoleHost) is { } h
+                ? await s.ResolveHostAsync(h, ct)
+                : (await s.Client.GetAsync<Vm>($"api/vms/{id}", ct)).Value.ResidentOn
+                    ?? throw new CliException(ExitCodes.Usage, $"VM {Rendering.Named(given, id)} runs on no host: name the host of its console with --host");
+            var query = r.GetValue(tail) is { } bytes ? $"?tail={bytes}" : "";
+            var text = await s.Client.GetTextAsync($"api/hosts/{host}/hypervisor/consoles/{id}{query}", ct);
+            await s.Out.WriteAsync(text);
+            await s.Out.FlushAsync(ct);
+        });
+
         t.Define("vm-metrics", "A VM's metrics (VM_metrics): vCPUs, memory actual, start time, state", [vmArg], async (r, s, ct) =>
         {
             var id = await s.ResolveVmAsync(r.GetValue(vmArg)!, ct);

@@ -104,6 +104,10 @@ internal sealed class XapiClient : IDisposable
     public Task<Reply<T>> PostAsync<T>(string path, CancellationToken ct) =>
         SendAsync<T>(new HttpRequestMessage(HttpMethod.Post, path), ct);
 
+    /// <summary>A GET answered as text (a console log): the text as sent.</summary>
+    public async Task<string> GetTextAsync(string path, CancellationToken ct) =>
+        await SendRawAsync(new HttpRequestMessage(HttpMethod.Get, path), ct);
+
     /// <summary>A call without a body whose answer the CLI does not read (destroy): the text as sent, maybe empty.</summary>
     public async Task<Reply<string>> PostAsync(string path, CancellationToken ct)
     {

@@ -100,6 +100,9 @@ public sealed class ApiStub : IAsyncLifetime
         [PausedVm] = Vm(PausedVm, "app01", "Paused", residentOn: HostA, domid: 9, vcpus: 1, dynMin: GiB, dynMax: GiB),
     };
 
+    /// <summary>The serial console of db01 on host-a (GET …/hypervisor/consoles/{vm}); it holds markup-like brackets.</summary>
+    public const string ConsoleLog = "SeaBIOS (version 1.16)\nBooting from ROM...\n[    0.000000] Linux version 6.1.0\nXAPI-GUEST-UP\n";
+
     public static readonly object[] Vdis =
     [
         Vdi(Disk1, "disk1", readOnly: false),
@@ -188,6 +191,11 @@ public sealed class ApiStub : IAsyncLifetime
 
         // clean-shutdown, hard-shutdown, clean-reboot, hard-reboot, pause, unpause, destroy (start and start-on are literal routes, which win)
         app.MapPost("/api/vms/{id}/{call}", (string id, string call) => Lifecycle(id, call));
+
+        app.MapGet("/api/hosts/{id}/hypervisor/consoles/{vm}", (string id, string vm, int? tail) =>
+            id == HostA && vm == RunningVm
+                ? Results.Text(tail is { } t ? ConsoleLog[^Math.Min(t, ConsoleLog.Length)..] : ConsoleLog, "text/plain; charset=utf-8")
+                : Problem(404, "HANDLE_INVALID", "console", vm));
 
         app.MapGet("/api/vdis", () => Results.Json(Vdis));
 

@@ -17,6 +17,7 @@ namespace Xapi.Cqrs.Api.Endpoints;
 /// What a host's hypervisor reports (domains, xenstore), and for simulated hosts fault injection and guests that stop
 /// by themselves (<c>POST …/domains/{domid}/guest-shutdown</c> <c>{reason: "poweroff"|"reboot"|"crash"}</c>: 200 with the
 /// domain; 400 VALUE_NOT_SUPPORTED for another reason; 404 HANDLE_INVALID [domain; domid] for an unknown domid).
+/// On qemu hosts, <c>GET …/consoles/{vm}?tail=bytes</c> reads a VM's serial console (see <see cref="ReadConsoleAsync"/>).
 /// </summary>
 public static class HypervisorEndpoints
 {
@@ -24,6 +25,11 @@ public static class HypervisorEndpoints
 
     [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
     public sealed record GuestShutdownBody(string? Reason);
+
+    /// <summary>How much of a console log one read returns when <c>tail</c> is not given, and at most.</summary>
+    public const int DefaultConsoleTail = 64 * 1024;
+
+    public const int MaxConsoleTail = 1024 * 1024;
 
     public static void MapHypervisor(this IEndpointRouteBuilder app)
     {
@@ -59,6 +65,18 @@ public static class HypervisorEndpoints
 
             return hypervisor.ReadXenstore(at) ?? throw new XapiException(ErrorCodes.HandleInvalid, "xenstore", at);
         }).Requires("host.get_xenstore", Role.ReadOnly);
+        hv.MapGet("/consoles/{vm:guid}", async (Guid id, Guid vm, int? tail, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
+        {
+            var bytes = tail ?? DefaultConsoleTail;
+            if (bytes is < 1 or > MaxConsoleTail)
+            {
+                throw RequestValidationException.Single("tail", ErrorCodes.InvalidValue, "tail", bytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            var qemu = await Hypervisor(id, s, agents, ct) as QemuHost
+                ?? throw new XapiException(ErrorCodes.NotImplemented, "console", $"host {id} is simulated: its guests write no serial console");
+            return Results.Text(await ReadConsoleAsync(qemu.ConsoleLogPath(vm), vm, bytes, ct), "text/plain; charset=utf-8");
+        }).Requires("host.get_console", Role.VmOperator);
         hv.MapPost("/faults", async (Guid id, FaultBody body, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
         {
             if (!HypervisorSteps.TryParse(body.Step, out var step))
@@ -88,6 +106,34 @@ public static class HypervisorEndpoints
 
     private static DomainView View(DomainInfo d) => new(d.Domid, d.VmId, d.State, d.ShutdownReason?.ToWire(), d.Vcpus, d.MemoryTarget, d.ActionRequest,
         d.VncPort, d.Guest?.PvDriversVersion, d.Guest?.Features, d.Pid, d.ConsoleLog, d.MonitorSocket);
+
+    /// <summary>
+    /// The last <paramref name="tail"/> bytes of a VM's serial console log on a qemu host (the log of its latest domain
+    /// there, kept after that domain is destroyed; QEMU may be writing it as it is read). A VM that never ran on the host
+    /// has none: 404 HANDLE_INVALID [console; vm]. Bytes that are not UTF-8 read as U+FFFD; a tail that begins inside a
+    /// character does too.
+    /// </summary>
+    private static async Task<string> ReadConsoleAsync(string path, Guid vm, int tail, CancellationToken ct)
+    {
+        FileStream file;
+        try
+        {
+            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new XapiException(ErrorCodes.HandleInvalid, "console", vm.ToString());
+        }
+
+        await using (file)
+        {
+            var start = Math.Max(0, file.Length - tail);
+            file.Seek(start, SeekOrigin.Begin);
+            var buffer = new byte[file.Length - start];
+            var read = await file.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct);
+            return System.Text.Encoding.UTF8.GetString(buffer, 0, read);
+        }
+    }
 
     private static async Task<IHypervisor> Hypervisor(Guid id, IQuerySession session, LocalAgents agents, CancellationToken ct)
     {
