@@ -33,7 +33,8 @@ public static class XapiApp
         builder.Services.AddSingleton(new HostDefaults(options.Hypervisor));
         builder.Services.AddSingleton(HostAgent.Hypervisor.SimulatorSettings.UnderDataDir(options.DataDir));
         builder.Services.AddSingleton(HostAgent.Hypervisor.Qemu.QemuSettings.UnderDataDir(options.DataDir));
-        var marten = builder.Services.AddXapiStore(new StoreSettings(connectionString, options.Schema));
+        var node = NodeIdentity.From(builder.Configuration["Xapi:NodeName"], builder.Configuration["urls"]);
+        var marten = builder.Services.AddXapiStore(new StoreSettings(connectionString, options.Schema), node);
         var deadlines = Application.Admin.OperationDeadlines.From(builder.Configuration);
         builder.Services.AddSingleton(deadlines);
         builder.Services.AddHostAgents(marten, AgentSettings.From(builder.Configuration, deadlines));

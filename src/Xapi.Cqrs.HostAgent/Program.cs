@@ -29,7 +29,8 @@ var dataDir = config["Xapi:DataDir"] ?? ".data";
 builder.Services.AddSingleton(SimulatorSettings.UnderDataDir(dataDir));
 builder.Services.AddSingleton(Xapi.Cqrs.HostAgent.Hypervisor.Qemu.QemuSettings.UnderDataDir(dataDir));
 builder.Services.AddSingleton(new Xapi.Cqrs.Application.Hosts.HostDefaults(config["Xapi:Hypervisor"] ?? "simulated"));
-var marten = builder.Services.AddXapiAgentStore(new StoreSettings(connectionString, config["Xapi:Schema"] ?? "xapi"));
+var marten = builder.Services.AddXapiAgentStore(new StoreSettings(connectionString, config["Xapi:Schema"] ?? "xapi"),
+    new NodeIdentity(config["Xapi:NodeName"] ?? $"{Environment.MachineName}:agent-{hostId}"));
 var deadlines = Xapi.Cqrs.Application.Admin.OperationDeadlines.From(config);
 builder.Services.AddSingleton(deadlines);
 builder.Services.AddSingleton(LivenessSettings.From(config));

@@ -21,6 +21,8 @@ public static class AdminEndpoints
             var taskId = await m.Send(new AdminProjections.Rebuild(name), ct);
             return Results.Accepted($"/api/tasks/{taskId}", new Answers.TaskAccepted(taskId));
         }).Requires("pool.rebuild_projection", Role.PoolAdmin).Produces<Answers.TaskAccepted>(202);
+        api.MapGet("/admin/daemon", (Application.Store.DaemonNode daemon) => Results.Ok(daemon.Status()))
+            .Requires("pool.get_daemon", Role.ReadOnly).Produces<Application.Store.DaemonStatus>();
         api.MapGet("/admin/counters", (Application.Vms.StartDecider decider) => Results.Ok(decider.Counters))
             .Requires("pool.get_counters", Role.ReadOnly).Produces<IReadOnlyDictionary<string, long>>();
     }

@@ -65,9 +65,18 @@ public sealed record AgentSettings(TimeSpan CoalesceWindow)
 /// every sequence first checks that its operation is still open. Work for a VM is serialised per VM
 /// (xenopsd's per-VM queue) and runs in parallel across VMs.
 /// </summary>
+/// <remarks>
+/// Several service nodes may share one database, and each runs this; but only one may drive a host's hypervisor. So the
+/// agents act only while this process runs their subscription (<see cref="AgentSettings.SubscriptionName"/>; in HotCold
+/// mode on one node at a time, <see cref="DaemonNode"/>): while it does not, commits hand nothing on and nothing is
+/// reconciled or swept. When it starts here (at start-up, or when this node takes the subscription over from a dead one) the
+/// agents reconcile, as after a restart, and the subscription delivers what its checkpoint had not reached.
+/// </remarks>
 public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry registry, ReportBatcher reports, AgentSettings settings, TimeProvider time,
-    IHostApplicationLifetime lifetime, ILogger<LocalAgents> log) : IHostedService, ICommitObserver
+    IHostApplicationLifetime lifetime, DaemonNode daemon, ILogger<LocalAgents> log) : IHostedService, ICommitObserver
 {
+    private volatile bool active;
+
     private readonly ConcurrentDictionary<Guid, Task> running = new();
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> cancels = new();
     private readonly ConcurrentDictionary<Guid, bool> watched = new();
@@ -93,6 +102,11 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
     /// <summary>Work committed by this process: handed on at once, without waiting for the daemon.</summary>
     public void OnCommitted(IReadOnlyList<IEvent> events)
     {
+        if (!active)
+        {
+            return; // another node drives the agents, or the subscription has not started here yet (it delivers this later)
+        }
+
         foreach (var e in events)
         {
             if (AgentWork.From(e) is { } work)
@@ -351,28 +365,56 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
         await commandsAs(agent.Subject).Send(new Application.Vms.AbandonOperation.Command(vm.Id, work.OpenTask, work.HostId, work.Deadline, domain is null), CancellationToken.None);
     }
 
+    /// <summary>Whether the agents act in this process now: their subscription runs here.</summary>
+    public bool Active => active;
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         AgentQueues.Register(this, () => depth.Select(d => (d.Key, "work", d.Value)).Concat(reports.Depths().Select(r => (r.Host, "reports", r.Depth))));
-        lifetime.ApplicationStarted.Register(() => _ = Task.Run(async () =>
-        {
-            try
-            {
-                await ReconcileAsync(stopping.Token);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                log.LogError(e, "reconciliation after start failed");
-            }
+        lifetime.ApplicationStarted.Register(() => _ = Task.Run(() => RunWhileActiveAsync(stopping.Token)));
+        return Task.CompletedTask;
+    }
 
-            using var sweep = new PeriodicTimer(settings.DeadlineSweep, time);
-            try
+    /// <summary>
+    /// Every <see cref="DaemonNode.Poll"/>: whether the subscription runs here. Once it does, reconcile, then sweep the
+    /// deadlines every <see cref="AgentSettings.DeadlineSweep"/> for as long as it keeps running here.
+    /// </summary>
+    private async Task RunWhileActiveAsync(CancellationToken ct)
+    {
+        using var tick = new PeriodicTimer(DaemonNode.Poll, time);
+        var nextSweep = DateTimeOffset.MaxValue;
+        try
+        {
+            do
             {
-                while (await sweep.WaitForNextTickAsync(stopping.Token))
+                var runs = daemon.Runs(settings.SubscriptionName);
+                if (runs && !active)
                 {
+                    active = true;
+                    log.LogInformation("the host agents' subscription {Subscription} runs on this node ({Node}): the agents act here", settings.SubscriptionName, daemon.Node.Name);
                     try
                     {
-                        await SweepDeadlinesAsync(stopping.Token);
+                        await ReconcileAsync(ct);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        log.LogError(e, "reconciliation after start failed");
+                    }
+
+                    nextSweep = time.GetUtcNow() + settings.DeadlineSweep;
+                }
+                else if (!runs && active)
+                {
+                    active = false;
+                    log.LogWarning("the host agents' subscription {Subscription} no longer runs on this node ({Node}): the agents stop acting here", settings.SubscriptionName, daemon.Node.Name);
+                }
+
+                if (active && time.GetUtcNow() >= nextSweep)
+                {
+                    nextSweep = time.GetUtcNow() + settings.DeadlineSweep;
+                    try
+                    {
+                        await SweepDeadlinesAsync(ct);
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {
@@ -380,12 +422,12 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                     }
                 }
             }
-            catch (OperationCanceledException)
-            {
-                // stopping
-            }
-        }));
-        return Task.CompletedTask;
+            while (await tick.WaitForNextTickAsync(ct));
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping
+        }
     }
 
     /// <summary>

@@ -13,7 +13,7 @@ namespace Xapi.Cqrs.Api.Tests.Cluster;
 /// </summary>
 public sealed class ExternalAgentTests
 {
-    private static readonly string[] Liveness = ["--Xapi:Agent:Heartbeat=00:00:00.500", "--Xapi:Agent:LiveTimeout=00:00:03"];
+    private static readonly string[] Liveness = AgentProcess.QuickLiveness;
 
     private readonly CancellationToken ct = TestContext.Current.CancellationToken;
 
@@ -40,7 +40,7 @@ public sealed class ExternalAgentTests
 
         await using var agent = new AgentProcess(service, hostId, Liveness);
         agent.Start();
-        await UntilLiveAsync(client, hostId, true, agent, TimeSpan.FromSeconds(60));
+        await agent.UntilLiveAsync(client, true, TimeSpan.FromSeconds(60), ct);
 
         var started = await client.PostAsJsonAsync($"/api/vms/{vm.Id}/start-on", new { host = hostId }, ct);
         started.StatusCode.ShouldBe(HttpStatusCode.OK, await started.Content.ReadAsStringAsync(ct) + "\n" + agent.Output);
@@ -52,11 +52,11 @@ public sealed class ExternalAgentTests
 
         var pid = agent.Pid;
         await agent.KillAsync();
-        await UntilLiveAsync(client, hostId, false, agent, TimeSpan.FromSeconds(3 + 5));
+        await agent.UntilLiveAsync(client, false, TimeSpan.FromSeconds(3 + 5), ct);
         await ShouldBeHostNotLiveAsync(await client.PostAsJsonAsync($"/api/vms/{vm2.Id}/start-on", new { host = hostId }, ct), $"after agent {pid} was killed");
 
         agent.Start();
-        await UntilLiveAsync(client, hostId, true, agent, TimeSpan.FromSeconds(60));
+        await agent.UntilLiveAsync(client, true, TimeSpan.FromSeconds(60), ct);
         var after = await pool.VmRecordAsync(vm.Id);
         after.GetProperty("powerState").GetString().ShouldBe("Running", agent.Output);
         after.GetProperty("domid").GetInt64().ShouldBe(domid, "the restarted agent found its domain on its hypervisor");
@@ -94,26 +94,5 @@ public sealed class ExternalAgentTests
         var text = await response.Content.ReadAsStringAsync(ct);
         response.IsSuccessStatusCode.ShouldBeFalse($"{when}: {text}");
         text.ShouldContain("HOST_NOT_LIVE", customMessage: when);
-    }
-
-    /// <summary>Polls the host's record until live is <paramref name="live"/>, failing past the deadline.</summary>
-    private async Task UntilLiveAsync(HttpClient client, Guid hostId, bool live, AgentProcess agent, TimeSpan within)
-    {
-        var until = DateTime.UtcNow + within;
-        while (true)
-        {
-            var record = await client.GetFromJsonAsync<JsonElement>($"/api/hosts/{hostId}", ct);
-            if (record.GetProperty("live").GetBoolean() == live)
-            {
-                return;
-            }
-
-            if (DateTime.UtcNow > until)
-            {
-                throw new TimeoutException($"host {hostId} was not live: {live} within {within}\n{agent.Output}");
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(100), ct); // polling the API, not waiting for time to pass
-        }
     }
 }

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Xapi.Cqrs.Testing.Store;
 
 namespace Xapi.Cqrs.Api.Tests.Fixtures;
@@ -11,8 +13,13 @@ namespace Xapi.Cqrs.Api.Tests.Fixtures;
 /// </summary>
 public sealed class AgentProcess(ServiceProcess service, Guid hostId, params string[] settings) : IAsyncDisposable
 {
+    /// <summary>Quick liveness for tests, for the service and its agents alike: a heartbeat every 0.5 s, not live 3 s after the last.</summary>
+    public static readonly string[] QuickLiveness = ["--Xapi:Agent:Heartbeat=00:00:00.500", "--Xapi:Agent:LiveTimeout=00:00:03"];
+
     private readonly ConcurrentQueue<string> output = new();
     private Process? process;
+
+    public Guid HostId => hostId;
 
     public int? Pid => process?.Id;
 
@@ -67,6 +74,27 @@ public sealed class AgentProcess(ServiceProcess service, Guid hostId, params str
     }
 
     public async ValueTask DisposeAsync() => await KillAsync();
+
+    /// <summary>Polls the host's record (through <paramref name="client"/>, any node) until live is <paramref name="live"/>, failing past the deadline.</summary>
+    public async Task UntilLiveAsync(HttpClient client, bool live, TimeSpan within, CancellationToken ct)
+    {
+        var until = DateTime.UtcNow + within;
+        while (true)
+        {
+            var record = await client.GetFromJsonAsync<JsonElement>($"/api/hosts/{hostId}", ct);
+            if (record.GetProperty("live").GetBoolean() == live)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > until)
+            {
+                throw new TimeoutException($"host {hostId} was not live: {live} within {within}\n{Output}");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), ct); // polling the API, not waiting for time to pass
+        }
+    }
 
     private void Keep(string? line)
     {

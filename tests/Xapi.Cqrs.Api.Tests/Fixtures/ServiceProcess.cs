@@ -8,10 +8,12 @@ namespace Xapi.Cqrs.Api.Tests.Fixtures;
 /// <summary>
 /// The service as its users run it: a real process (the built Xapi.Cqrs.Api.dll under <c>dotnet</c>) on 127.0.0.1, on the
 /// test PostgreSQL in a schema of its own, with a data directory that outlives the process — so a test can kill it
-/// with SIGKILL at any moment and start it again on the same state.
+/// with SIGKILL at any moment and start it again on the same state. <see cref="NodeOf"/> makes another node of the same
+/// deployment (same schema, data directory and admin token, its own port), as several service nodes share one database.
 /// </summary>
 public sealed class ServiceProcess : IAsyncDisposable
 {
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> output = new();
     private Process? process;
 
     public ServiceProcess(string owner, params string[] settings)
@@ -19,15 +21,41 @@ public sealed class ServiceProcess : IAsyncDisposable
         Schema = TestDatabase.NewSchema(owner);
         Settings = settings;
         Port = FreePort();
+        AdminToken = "admin-" + Guid.NewGuid().ToString("N");
+        DataDir = Path.Combine(Path.GetTempPath(), "xapi-proc-" + Guid.NewGuid().ToString("N"));
+        OwnsDataDir = true;
     }
 
-    public string AdminToken { get; } = "admin-" + Guid.NewGuid().ToString("N");
+    private ServiceProcess(ServiceProcess first, string[] settings)
+    {
+        Schema = first.Schema;
+        Settings = settings;
+        Port = FreePort();
+        AdminToken = first.AdminToken;
+        DataDir = first.DataDir;
+        OwnsDataDir = false; // the first node's: it deletes it
+    }
+
+    /// <summary>Another node of <paramref name="first"/>'s deployment: same schema, data directory and admin token, another port; its node name is its port.</summary>
+    public static ServiceProcess NodeOf(ServiceProcess first, params string[] settings) => new(first, settings.Length > 0 ? settings : first.Settings);
+
+    public string AdminToken { get; }
 
     public string Schema { get; }
 
-    public string DataDir { get; } = Path.Combine(Path.GetTempPath(), "xapi-proc-" + Guid.NewGuid().ToString("N"));
+    public string DataDir { get; }
+
+    public bool OwnsDataDir { get; }
 
     public int Port { get; }
+
+    /// <summary>The node name it runs under (Xapi:NodeName).</summary>
+    public string NodeName => $"node-{Port}";
+
+    public int? Pid => process?.Id;
+
+    /// <summary>The last lines the process wrote (stdout and stderr), for a failing test's message.</summary>
+    public string Output => string.Join('\n', output.TakeLast(60));
 
     public Uri BaseAddress => new($"http://127.0.0.1:{Port}");
 
@@ -58,7 +86,7 @@ public sealed class ServiceProcess : IAsyncDisposable
             UseShellExecute = false,
         };
         foreach (var arg in (string[])[ServiceDll(), $"--urls=http://127.0.0.1:{Port}", $"--ConnectionStrings:EventStore={TestDatabase.ConnectionString}",
-                     $"--Xapi:Schema={Schema}", $"--Xapi:AdminToken={AdminToken}", $"--Xapi:DataDir={DataDir}", "--Logging:LogLevel:Default=Warning",
+                     $"--Xapi:Schema={Schema}", $"--Xapi:AdminToken={AdminToken}", $"--Xapi:DataDir={DataDir}", $"--Xapi:NodeName={NodeName}", "--Logging:LogLevel:Default=Warning",
                      "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information", .. Settings])
         {
             start.ArgumentList.Add(arg);
@@ -69,12 +97,13 @@ public sealed class ServiceProcess : IAsyncDisposable
         var exited = process.WaitForExitAsync(ct);
         process.OutputDataReceived += (_, e) =>
         {
+            Keep(e.Data);
             if (e.Data?.Contains("Application started", StringComparison.Ordinal) == true)
             {
                 started.TrySetResult();
             }
         };
-        process.ErrorDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) => Keep(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
@@ -86,7 +115,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"the service exited with {process.ExitCode} before it was healthy");
+                throw new InvalidOperationException($"the service exited with {process.ExitCode} before it was healthy\n{Output}");
             }
 
             try
@@ -107,7 +136,7 @@ public sealed class ServiceProcess : IAsyncDisposable
 
             if (DateTime.UtcNow > until)
             {
-                throw new TimeoutException("the service did not become healthy within 90 s");
+                throw new TimeoutException($"the service did not become healthy within 90 s\n{Output}");
             }
 
             await Task.WhenAny(exited, Task.Delay(TimeSpan.FromMilliseconds(100), ct)); // projections starting: look again
@@ -134,12 +163,48 @@ public sealed class ServiceProcess : IAsyncDisposable
         DefaultRequestHeaders = { Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminToken) },
     };
 
+    /// <summary>Polls GET /api/admin/daemon until this node runs the whole daemon (leader: true), failing past the deadline; answers that body.</summary>
+    public async Task<System.Text.Json.JsonElement> UntilDaemonLeaderAsync(TimeSpan within, CancellationToken ct)
+    {
+        using var client = Client();
+        var until = DateTime.UtcNow + within;
+        while (true)
+        {
+            var state = await client.GetJson("/api/admin/daemon");
+            if (state.GetProperty("leader").GetBoolean())
+            {
+                return state;
+            }
+
+            if (DateTime.UtcNow > until)
+            {
+                throw new TimeoutException($"{NodeName} did not run the daemon within {within}: {state.GetRawText()}\n{Output}");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), ct); // polling the API, not waiting for time to pass
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await KillAsync();
-        if (Directory.Exists(DataDir))
+        if (OwnsDataDir && Directory.Exists(DataDir))
         {
             Directory.Delete(DataDir, recursive: true);
+        }
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        output.Enqueue(line);
+        while (output.Count > 300)
+        {
+            output.TryDequeue(out _);
         }
     }
 

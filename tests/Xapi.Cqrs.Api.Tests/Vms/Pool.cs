@@ -84,15 +84,14 @@ public sealed class Pool
 
     public async Task<Guid> SrAsync() => await PostAsync("/api/srs", new { nameLabel = Name("sr"), shared = true });
 
+    /// <summary>A host on the pool's network and SR; <paramref name="agent"/> "external" for one driven by its own agent process (none: in-process).</summary>
     public async Task<Guid> HostAsync(long memoryTotal = 16 * GiB, long memoryOverhead = 0, int cpuCount = 8, bool hvmCapable = true,
-        Guid[]? networks = null, Guid[]? srs = null)
+        Guid[]? networks = null, Guid[]? srs = null, string? agent = null)
     {
         var name = Name("host");
-        var id = await PostAsync("/api/hosts", new
-        {
-            nameLabel = name, memoryTotal, memoryOverhead, cpuCount, hvmCapable,
-            networks = networks ?? [Network], srs = srs ?? [Sr],
-        });
+        var id = await PostAsync("/api/hosts", agent is null
+            ? new { nameLabel = name, memoryTotal, memoryOverhead, cpuCount, hvmCapable, networks = networks ?? [Network], srs = srs ?? [Sr] }
+            : (object)new { nameLabel = name, memoryTotal, memoryOverhead, cpuCount, hvmCapable, networks = networks ?? [Network], srs = srs ?? [Sr], agent });
         lock (gate)
         {
             Hosts.Add(id);
