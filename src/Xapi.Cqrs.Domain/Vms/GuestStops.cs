@@ -52,14 +52,23 @@ public static class GuestStops
     public static bool RebootTooSoon(Vm vm, DateTimeOffset now) => vm.StartTime is { } started && now - started < MinimumRebootDelay;
 
     /// <summary>
+    /// Whether a stop of domain <paramref name="domid"/> on <paramref name="hostId"/> is the VM's to follow now: the VM runs
+    /// (or is paused) there in that domain, has not followed that domain's stop already, and no operation owns it. A stop
+    /// reported while an operation owns the VM is not followed then; the host agent reports it again once the operation has
+    /// ended (xenopsd's per-VM queue delivers the event after the operation).
+    /// </summary>
+    public static bool Follows(Vm vm, Guid hostId, long domid) =>
+        vm.ResidentOn == hostId && vm.Domid == domid && vm.StoppedDomid != domid && vm.CurrentOperations.IsEmpty
+        && vm.PowerState is VmPowerState.Running or VmPowerState.Paused;
+
+    /// <summary>
     /// The decision: nothing when the report is stale (another domain, another host, or an operation owns the VM);
     /// otherwise the stop recorded, VM_CRASHED for a crash, and the follow-up operation marked with its task
     /// (<paramref name="taskId"/>), or for preserve the VM Paused.
     /// </summary>
     public static Changes Decide(Vm vm, Host host, long domid, string reason, Guid taskId, Guid messageId, string subject, DateTimeOffset now)
     {
-        if (vm.ResidentOn != host.Id || vm.Domid != domid || !vm.CurrentOperations.IsEmpty
-            || vm.PowerState is not (VmPowerState.Running or VmPowerState.Paused))
+        if (!Follows(vm, host.Id, domid))
         {
             return Changes.None;
         }

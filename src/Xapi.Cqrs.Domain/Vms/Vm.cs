@@ -66,6 +66,12 @@ public sealed record Vm
     /// <summary>VM_guest_metrics of the running guest: null until its PV drivers report (and again once Halted).</summary>
     public GuestMetrics? Guest { get; init; }
 
+    /// <summary>
+    /// The domain whose stop by itself the VM has followed (<see cref="DomainStoppedByItself"/>), until a new domain is
+    /// created: a later report of that stop is stale (a preserved domain stays shut down, and is reported again).
+    /// </summary>
+    public long? StoppedDomid { get; init; }
+
     public DateTimeOffset InstallTime { get; init; }
     public DateTimeOffset? StartTime { get; init; }
     public long VcpusNumber { get; init; }
@@ -131,7 +137,7 @@ public sealed record Vm
     public Vm On(ScheduledToBeResidentOnCleared e) =>
         ScheduledToBeResidentOn == e.HostId ? this with { ScheduledToBeResidentOn = null } : this;
 
-    public Vm On(DomainCreated e) => this with { Step = new TaskStep(e.TaskId, 0.2, $"domain {e.Domid} created") };
+    public Vm On(DomainCreated e) => this with { Step = new TaskStep(e.TaskId, 0.2, $"domain {e.Domid} created"), StoppedDomid = null };
 
     public Vm On(DomainBuilt e) => this with { Step = new TaskStep(e.TaskId, 0.3, "domain built") };
 
@@ -186,7 +192,7 @@ public sealed record Vm
         Step = new TaskStep(e.TaskId, 0.9, "rebooted"),
     };
 
-    public Vm On(DomainStoppedByItself e) => this with { Guest = null };
+    public Vm On(DomainStoppedByItself e) => this with { Guest = null, StoppedDomid = e.Domid };
 
     public Vm On(OperationAbandoned e) => this;
 

@@ -80,6 +80,9 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
     private readonly ConcurrentDictionary<Guid, Task> running = new();
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> cancels = new();
     private readonly ConcurrentDictionary<Guid, bool> watched = new();
+
+    /// <summary>The domain stops queued and not yet handled, by VM and domid: one report of a stop at a time.</summary>
+    private readonly ConcurrentDictionary<(Guid Vm, long Domid), byte> stopsQueued = new();
     private readonly ConcurrentDictionary<Guid, SemaphoreSlim> perVm = new();
     private readonly SemaphoreSlim slots = new(settings.MaxConcurrentWork, settings.MaxConcurrentWork);
     private readonly CancellationTokenSource stopping = new();
@@ -131,6 +134,11 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
             }
 
             return;
+        }
+
+        if (work is AgentWork.GuestStopped queued && !stopsQueued.TryAdd((queued.VmId, queued.Domid), 0))
+        {
+            return; // that stop is queued already (reported by the hypervisor and by the sweep)
         }
 
         var start = new Task<Task>(() => RunAsync(work));
@@ -203,6 +211,7 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
         catch (OperationCanceledException)
         {
             cancels.TryRemove(work.TaskId, out _);
+            Handled(work);
             return; // cancelled while queued behind other work of the VM
         }
 
@@ -266,8 +275,17 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
         finally
         {
             cancels.TryRemove(work.TaskId, out _);
+            Handled(work);
             slots.Release();
             gate.Release();
+        }
+    }
+
+    private void Handled(AgentWork work)
+    {
+        if (work is AgentWork.GuestStopped stopped)
+        {
+            stopsQueued.TryRemove((stopped.VmId, stopped.Domid), out _);
         }
     }
 
@@ -307,9 +325,9 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
     private async Task GuestStoppedAsync(AgentWork.GuestStopped work, IQuerySession session, Func<string, AgentCommands> commandsAs, CancellationToken ct)
     {
         var vm = await session.LoadAsync<Vm>(work.VmId, ct);
-        if (vm is null || vm.ResidentOn != work.HostId || await AgentFor(work.HostId, session) is not { } agent)
+        if (vm is null || !GuestStops.Follows(vm, work.HostId, work.Domid) || await AgentFor(work.HostId, session) is not { } agent)
         {
-            return;
+            return; // stale, or an operation owns the VM: the sweep reports the stop again once it has ended
         }
 
         if (work.Reason == "reboot" && GuestStops.ActionFor(vm, work.Reason, time.GetUtcNow()).Action == GuestStops.Restart
@@ -415,6 +433,7 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
                     try
                     {
                         await SweepDeadlinesAsync(ct);
+                        await SweepStoppedDomainsAsync(ct);
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {
@@ -569,6 +588,42 @@ public sealed class LocalAgents(IServiceScopeFactory scopes, HypervisorRegistry 
         }
 
         await SweepDeviceDeadlinesAsync(session, overdue, ct);
+    }
+
+    /// <summary>
+    /// Every <see cref="AgentSettings.DeadlineSweep"/>: a domain that stopped by itself on a host this process drives, whose
+    /// stop its VM has not followed, is reported again (<see cref="GuestStops.Follows"/>). Its first report is dropped when
+    /// an operation owned the VM then (a pause or reboot racing the guest's own poweroff); this one comes once it has ended.
+    /// </summary>
+    public async Task SweepStoppedDomainsAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var session = scope.ServiceProvider.GetRequiredService<IQuerySession>();
+        var stopped = new List<(Guid HostId, DomainInfo Domain, ShutdownReason Reason)>();
+        foreach (var host in await session.Query<Host>().ToListAsync(ct))
+        {
+            if (HypervisorFor(host) is { } hypervisor)
+            {
+                stopped.AddRange(hypervisor.ListDomains()
+                    .Where(d => d is { State: DomainStates.Shutdown, ShutdownReason: not null, ActionRequest: null })
+                    .Select(d => (host.Id, d, d.ShutdownReason!.Value)));
+            }
+        }
+
+        if (stopped.Count == 0)
+        {
+            return;
+        }
+
+        var vms = (await session.LoadManyAsync<Vm>(ct, stopped.Select(s => s.Domain.VmId).Distinct())).ToDictionary(v => v.Id);
+        foreach (var (hostId, domain, reason) in stopped)
+        {
+            if (vms.TryGetValue(domain.VmId, out var vm) && GuestStops.Follows(vm, hostId, domain.Domid))
+            {
+                log.LogInformation("VM {Vm}: domain {Domid} stopped by itself ({Reason}) and was not followed yet: reporting it again", vm.Id, domain.Domid, reason.ToWire());
+                Dispatch(new AgentWork.GuestStopped(vm.Id, hostId, domain.Domid, reason.ToWire()));
+            }
+        }
     }
 
     /// <summary>Device plugs and unplugs open past their deadline on a host this process drives: stopped, then finished or rolled back.</summary>

@@ -385,6 +385,40 @@ public sealed class LifecycleTests(LifecycleServer server) : IClassFixture<Lifec
     }
 
     [Fact]
+    public async Task A_guest_that_powers_off_while_an_operation_owns_its_VM_is_followed_once_the_operation_ends()
+    {
+        using var client = server.Client();
+        var pool = await Pool.CreateAsync(client, ct);
+        var host = await pool.HostAsync();
+        var vm = await pool.VmAsync(new VmSpec { ActionsAfterShutdown = "destroy" });
+        var running = await PostOkAsync(client, $"/api/vms/{vm.Id}/start");
+
+        // Given a pause stuck in the hypervisor (so abandoned at its 1 s deadline), during which the guest powers itself off:
+        // the stop is reported while the pause owns the VM, and the pause then ends with the domain still there (shut down)
+        (await client.PostAsJsonAsync($"/api/hosts/{host}/hypervisor/faults", new { step = "pause", delayMs = 600_000 }, ct)).EnsureSuccessStatusCode();
+        var pausing = await AcceptedAsync(await client.PostAsync($"/api/vms/{vm.Id}/pause?async=true", null, ct));
+        (await client.PostAsJsonAsync($"/api/hosts/{host}/hypervisor/domains/{Domid(running)}/guest-shutdown", new { reason = "poweroff" }, ct)).EnsureSuccessStatusCode();
+        (await client.DeleteAsync($"/api/hosts/{host}/hypervisor/faults", ct)).EnsureSuccessStatusCode();
+
+        // Then the agent still follows the stop (actions_after_shutdown = destroy) once the pause has ended: Halted, nothing open
+        var halted = await pool.VmRecordAsync(vm.Id);
+        for (var until = DateTime.UtcNow.AddSeconds(20); !(Power(halted) == "Halted" && halted.GetProperty("currentOperations").EnumerateObject().Count() == 0); )
+        {
+            DateTime.UtcNow.ShouldBeLessThan(until, $"the guest's stop was never followed: {halted}");
+            await Task.Delay(TimeSpan.FromMilliseconds(100), ct); // polling the API for the agent's sweep, not waiting for time to pass
+            halted = await pool.VmRecordAsync(vm.Id);
+        }
+
+        Domid(halted).ShouldBe(-1);
+        var task = await pool.GetAsync($"/api/tasks/{pausing.GetProperty("taskId").GetGuid()}");
+        task.GetProperty("status").GetString().ShouldNotBe("pending", task.ToString());
+        var types = (await pool.GetAsync($"/api/vms/{vm.Id}/history")).EnumerateArray().Select(e => e.GetProperty("type").GetString()).ToList();
+        types.ShouldContain("domain_stopped_by_itself");
+        (await pool.GetAsync($"/api/hosts/{host}/hypervisor/domains")).EnumerateArray().ShouldNotContain(d => d.GetProperty("vm").GetGuid() == vm.Id);
+        await pool.AssertNothingLeftAsync();
+    }
+
+    [Fact]
     public async Task A_fault_at_unpause_fails_it_and_leaves_the_vm_paused()
     {
         using var client = server.Client();

@@ -55,6 +55,19 @@ public class GuestStopsTests
     }
 
     [Fact]
+    public void A_preserved_domain_reported_again_decides_nothing_until_a_new_domain_is_created()
+    {
+        var s = RunningSince(TimeSpan.FromMinutes(10));
+        var vm = s.Vm with { ActionsAfterCrash = "preserve" };
+        var after = s.Apply(GuestStops.Decide(vm, s.Host, StartedVm.Domid, "crash", Guid.NewGuid(), Guid.NewGuid(), "host-agent:h", A.Now)).Vm;
+
+        after.StoppedDomid.ShouldBe(StartedVm.Domid);
+        GuestStops.Follows(after, s.Host.Id, StartedVm.Domid).ShouldBeFalse("its stop was followed: the sweep and a restart's reconcile report it again");
+        GuestStops.Decide(after, s.Host, StartedVm.Domid, "crash", Guid.NewGuid(), Guid.NewGuid(), "host-agent:h", A.Now).IsEmpty.ShouldBeTrue();
+        after.On(new DomainCreated(Guid.NewGuid(), s.Host.Id, StartedVm.Domid, 0)).StoppedDomid.ShouldBeNull("a new domain has not stopped");
+    }
+
+    [Fact]
     public void A_stale_report_decides_nothing()
     {
         var s = RunningSince(TimeSpan.FromMinutes(10));
