@@ -76,7 +76,7 @@ public static class HypervisorEndpoints
             var qemu = await Hypervisor(id, s, agents, ct) as QemuHost
                 ?? throw new XapiException(ErrorCodes.NotImplemented, "console", $"host {id} is simulated: its guests write no serial console");
             return Results.Text(await ReadConsoleAsync(qemu.ConsoleLogPath(vm), vm, bytes, ct), "text/plain; charset=utf-8");
-        }).Requires("host.get_console", Role.VmOperator);
+        }).Requires("host.get_console", Role.VmOperator).Produces<string>(StatusCodes.Status200OK, "text/plain");
         hv.MapPost("/faults", async (Guid id, FaultBody body, IQuerySession s, LocalAgents agents, CancellationToken ct) =>
         {
             if (!HypervisorSteps.TryParse(body.Step, out var step))

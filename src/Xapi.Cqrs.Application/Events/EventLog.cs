@@ -73,8 +73,8 @@ public static class EventLog
 }
 
 /// <summary>
-/// A pulse on every commit of this process: event-stream readers wait on it instead of polling. Commits of other
-/// processes (external agents, other service nodes) are found by the readers' fallback look every few seconds.
+/// A pulse on every commit of this process, and on every commit another process tells of (<see cref="Store.CommitNotifications"/>):
+/// event-stream readers wait on it instead of polling; their look every few seconds is only the fallback.
 /// </summary>
 public sealed class CommitSignal : ICommitObserver
 {

@@ -52,6 +52,10 @@ public static class ApplicationSetup
         services.AddSingleton<Store.ICommitObserver>(sp => sp.GetRequiredService<Tasks.TaskSignals>());
         services.AddSingleton<Events.CommitSignal>();
         services.AddSingleton<Store.ICommitObserver>(sp => sp.GetRequiredService<Events.CommitSignal>());
+        // Service nodes and agent processes alike: their commits told to the others, the others' heard (LISTEN/NOTIFY).
+        services.AddSingleton<Store.CommitNotifications>();
+        services.AddSingleton<Store.ICommitObserver>(sp => sp.GetRequiredService<Store.CommitNotifications>());
+        services.AddHostedService(sp => sp.GetRequiredService<Store.CommitNotifications>());
         return services;
     }
 }

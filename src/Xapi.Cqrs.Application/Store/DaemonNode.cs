@@ -99,7 +99,7 @@ public sealed class DaemonNode(IServiceProvider services, NodeIdentity node, Tim
         since = time.GetUtcNow();
         if (isLeader)
         {
-            log.LogWarning("node {Node} now runs the projection daemon ({Shards}), {Elapsed:0.0} s after it started", node.Name,
+            log.LogInformation("node {Node} now runs the projection daemon ({Shards}), {Elapsed:0.0} s after it started", node.Name,
                 string.Join(", ", shards.Select(s => s.Name)), (since - started).TotalSeconds);
         }
         else

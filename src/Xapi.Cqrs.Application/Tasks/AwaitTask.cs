@@ -11,8 +11,8 @@ public static class AwaitTask
     public static readonly TimeSpan Timeout = TimeSpan.FromMinutes(10);
 
     /// <summary>
-    /// How often the read model is looked at while waiting, for a task finished by another process
-    /// (an external agent), whose commit this process's signal does not see.
+    /// How often the read model is looked at while waiting anyway: the fallback for a task finished by another process
+    /// (an external agent, another node's agents) whose notification was lost (<see cref="Store.CommitNotifications"/>).
     /// </summary>
     public static readonly TimeSpan Recheck = TimeSpan.FromSeconds(1);
 

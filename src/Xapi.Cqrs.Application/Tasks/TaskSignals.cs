@@ -20,6 +20,15 @@ public sealed class TaskSignals : ICommitObserver
     public Task Finished(Guid taskId) =>
         waiting.GetOrAdd(taskId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
+    /// <summary>Another process finished the task (<see cref="Store.CommitNotifications"/>): its waiters look at it now.</summary>
+    public void Complete(Guid taskId)
+    {
+        if (waiting.TryRemove(taskId, out var signal))
+        {
+            signal.TrySetResult();
+        }
+    }
+
     public void OnCommitted(IReadOnlyList<IEvent> events)
     {
         foreach (var e in events)
