@@ -95,3 +95,42 @@ require_chromium() {
     fi
     die "/usr/bin/chromium is required by the browser tests; as root run: apt-get install -y --no-install-recommends chromium fonts-dejavu-core"
 }
+
+# open_event_store PG_DIR PG_PORT: sets CS to the event store's connection string: ConnectionStrings__EventStore when
+# set (no cluster is started), else the private cluster in PG_DIR on PG_PORT, started if needed (STOP_PG=1 then, so the
+# caller stops it when done).
+# shellcheck disable=SC2034  # CS and STOP_PG are the caller's
+open_event_store() {
+    local pg_dir=$1 pg_port=$2
+    if [ -n "${ConnectionStrings__EventStore:-}" ]; then
+        CS=$ConnectionStrings__EventStore
+        say "using the database in ConnectionStrings__EventStore; no private cluster"
+        return 0
+    fi
+    if ! "$XAPI_REPO/ops/pg" status "$pg_dir" >/dev/null; then
+        STOP_PG=1
+    fi
+    "$XAPI_REPO/ops/pg" start "$pg_dir" "$pg_port"
+    CS=$("$XAPI_REPO/ops/pg" url "$pg_dir" "$pg_port")
+}
+
+# stop_group NAME PID...: SIGTERM to each process group (each started with setsid), then up to 30 s for all of them to
+# end, then SIGKILL for any still running. NAME is for the warning; the caller says what it stops.
+stop_group() {
+    local name=$1 pid _
+    shift
+    for pid in "$@"; do
+        kill -0 "$pid" 2>/dev/null && { kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; }
+    done
+    for pid in "$@"; do
+        for _ in $(seq 1 30); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            warn "$name (pid $pid) did not stop within 30 s: killing it"
+            kill -KILL -- "-$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
+}

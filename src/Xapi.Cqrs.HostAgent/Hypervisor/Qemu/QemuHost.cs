@@ -293,7 +293,7 @@ public sealed partial class QemuHost : IHypervisor, IDisposable
     /// <summary>Polls the console log of a booting direct-boot domain until it is written, the domain stops, or the timeout passes.</summary>
     private async Task WaitForGuestAsync(Dom d, CancellationToken ct)
     {
-        var deadline = TimeProvider.System.GetUtcNow() + Settings.GuestBootTimeout;
+        var deadline = _time.GetUtcNow() + Settings.GuestBootTimeout;
         while (true)
         {
             lock (_gate)
@@ -304,12 +304,12 @@ public sealed partial class QemuHost : IHypervisor, IDisposable
                 }
             }
 
-            if (TimeProvider.System.GetUtcNow() >= deadline)
+            if (_time.GetUtcNow() >= deadline)
             {
                 return;
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System, ct).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(50), _time, ct).ConfigureAwait(false);
         }
     }
 
